@@ -1,0 +1,23 @@
+"""kstreamlite: Kafka Streams-style stream processing for Python."""
+
+from .config import StreamsConfig
+from .dsl import Materialized, StreamsBuilder
+from .records import KeyValue, Record, Window, Windowed
+from .runtime.state import State
+from .runtime.streams import KafkaStreams
+from .topology import Topology
+
+__all__ = [
+    "KafkaStreams",
+    "KeyValue",
+    "Materialized",
+    "Record",
+    "State",
+    "StreamsBuilder",
+    "StreamsConfig",
+    "Topology",
+    "Window",
+    "Windowed",
+]
+
+__version__ = "0.1.0"

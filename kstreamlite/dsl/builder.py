@@ -1,0 +1,66 @@
+"""StreamsBuilder: the entry point of the DSL; every fluent call becomes Topology nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TopologyError
+from ..serdes import Serde
+from ..topology import Topology
+
+if TYPE_CHECKING:
+    from .kstream import KStream
+
+
+class StreamsBuilder:
+    """Build a Topology with the fluent KStream DSL, then call ``build()``."""
+
+    def __init__(self) -> None:
+        self._topology = Topology()
+        self._index = 0
+
+    def new_name(self, prefix: str) -> str:
+        """Kafka Streams' deterministic names: ``KSTREAM-FILTER-0000000001``."""
+        name = f"{prefix}{self._index:010d}"
+        self._index += 1
+        return name
+
+    @property
+    def topology(self) -> Topology:
+        return self._topology
+
+    def stream(
+        self,
+        topics: str | list[str] | tuple[str, ...],
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        timestamp_extractor: Callable[[Any, Any, int], int] | None = None,
+        watermark: Any = None,
+        name: str | None = None,
+    ) -> KStream:
+        """A KStream of one topic or of several (read together, in timestamp order)."""
+        from .kstream import KStream
+
+        names = [topics] if isinstance(topics, str) else list(topics)
+        if not names:
+            raise TopologyError("builder.stream() needs at least one topic")
+        if timestamp_extractor is not None and not callable(timestamp_extractor):
+            raise TopologyError("timestamp_extractor must be a function (key, value, ts) -> int")
+        node = name or self.new_name("KSTREAM-SOURCE-")
+        self._topology.add_source(
+            node,
+            *names,
+            key_serde=key_serde,
+            value_serde=value_serde,
+            timestamp_extractor=timestamp_extractor,
+            watermark=watermark,
+        )
+        return KStream(self, node, key_serde, value_serde)
+
+    def build(self) -> Topology:
+        if not self._topology.nodes:
+            raise TopologyError("the topology is empty; add a builder.stream(...) first")
+        self._topology.subtopologies()  # validates that everything hangs off a source
+        return self._topology

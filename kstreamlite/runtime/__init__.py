@@ -1,0 +1,1 @@
+"""Everything that runs a topology; implementation detail, not public API."""

@@ -1,0 +1,70 @@
+"""librdkafka settings for the consumer, producer and admin client of one instance.
+
+Defaults are tuned for throughput (see DESIGN.md: ``fetch.queue.backoff.ms``) and for
+Kafka Streams' semantics (range assignment, manual commits, Java-compatible
+partitioning); anything in the user's ``*_config`` overrides them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from ..config import StreamsConfig
+
+librdkafka_log = logging.getLogger("kstreamlite.librdkafka")
+
+
+def _common(config: StreamsConfig, role: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": config.require_bootstrap_servers(),
+        "client.id": f"{config.application_id}-{role}-{uuid.uuid4().hex[:8]}",
+        "logger": librdkafka_log,
+    }
+
+
+def consumer_config(config: StreamsConfig) -> dict[str, Any]:
+    settings = _common(config, "consumer")
+    settings.update(
+        {
+            "group.id": config.application_id,
+            # Co-partitioned topics must land on the same instance; only range does that.
+            "partition.assignment.strategy": "range",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "fetch.queue.backoff.ms": 10,
+            "queued.min.messages": 100_000,
+            "session.timeout.ms": 45_000,
+            "isolation.level": "read_committed"
+            if config.processing_guarantee == "exactly_once_v2"
+            else "read_uncommitted",
+        }
+    )
+    settings.update(config.consumer_config)
+    return settings
+
+
+def producer_config(config: StreamsConfig) -> dict[str, Any]:
+    settings = _common(config, "producer")
+    settings.update(
+        {
+            # murmur2 of the key bytes, random for null keys: the Java client's default.
+            "partitioner": "murmur2_random",
+            "acks": "all",
+            "linger.ms": 5,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+            "delivery.report.only.error": True,
+        }
+    )
+    settings.update(config.producer_config)
+    return settings
+
+
+def admin_config(config: StreamsConfig) -> dict[str, Any]:
+    settings = _common(config, "admin")
+    settings.update(config.admin_config)
+    return settings

@@ -1,0 +1,144 @@
+"""Source and sink nodes: where bytes become values and values become bytes again.
+
+The source node's per-record work is inlined in StreamTask's loop for speed; this
+class only carries what that loop needs. The sink node is on the hot path too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SerializationError, TopologyError
+from ..handlers import ErrorContext
+from ..processor._node import NodeContext, NodeProcessor
+from ..serdes import Serde
+
+if TYPE_CHECKING:
+    pass
+
+
+class Collector:
+    """Where sinks send serialized records (Kafka producer or the test driver's memory)."""
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int,
+        headers: Any,
+        partition: int = -1,
+    ) -> None:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def partition_count(self, topic: str) -> int:
+        raise NotImplementedError  # pragma: no cover - interface
+
+
+class SourceNode(NodeProcessor):
+    __slots__ = ("extract", "kde", "topics", "vde")
+
+    def __init__(
+        self,
+        topics: list[str],
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        extractor: Callable[[Any, Any, int], int] | None,
+    ) -> None:
+        self.topics = topics
+        self.kde = key_serde.de
+        self.vde = value_serde.de
+        self.extract = extractor
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        self.down(key, value, timestamp, headers)
+
+
+class SinkNode(NodeProcessor):
+    """Serializes and hands a record to the collector; the topic may be chosen per record."""
+
+    __slots__ = ("extractor", "kser", "partitioner", "send", "task", "topic", "topic_for", "vser")
+
+    def __init__(
+        self,
+        topic: str | None,
+        extractor: Callable[[Any, Any], str] | None,
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        partitioner: Callable[[str, Any, Any, int], int | None] | None,
+        topic_for: Callable[[str], str],
+    ) -> None:
+        self.topic = topic
+        self.extractor = extractor
+        self.kser = key_serde.ser
+        self.vser = value_serde.ser
+        self.partitioner = partitioner
+        self.topic_for = topic_for
+
+    def init(self, context: NodeContext) -> None:
+        super().init(context)
+        self.task = context.task
+        self.send = context.task.collector.send
+
+    # Hot path: a fixed topic and no partitioner is the common case.
+    def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        topic = self.topic
+        if topic is None:
+            topic = self._choose_topic(key, value)
+        try:
+            kb = None if key is None else self.kser(key)
+            vb = None if value is None else self.vser(value)
+        except Exception as exc:
+            self._serialization_failed(exc, topic, timestamp, headers)
+            return
+        partition = -1
+        if self.partitioner is not None:
+            partition = self._partition(topic, key, value)
+        self.send(topic, kb, vb, timestamp if timestamp >= 0 else 0, headers, partition)
+
+    def _choose_topic(self, key: Any, value: Any) -> str:
+        topic = self.extractor(key, value)  # type: ignore[misc]
+        if not isinstance(topic, str) or not topic:
+            raise TopologyError(
+                f"sink {self.name!r}: the topic function returned {topic!r}; "
+                "it must return a non-empty topic name"
+            )
+        return self.topic_for(topic)
+
+    def _partition(self, topic: str, key: Any, value: Any) -> int:
+        count = self.task.collector.partition_count(topic)
+        chosen = self.partitioner(topic, key, value, count)  # type: ignore[misc]
+        if chosen is None:
+            return -1
+        if not isinstance(chosen, int) or not 0 <= chosen < count:
+            raise TopologyError(
+                f"sink {self.name!r}: partitioner returned {chosen!r} for topic {topic!r}, "
+                f"which has {count} partitions; return 0..{count - 1} or None"
+            )
+        return chosen
+
+    def _serialization_failed(
+        self, exc: BaseException, topic: str, timestamp: int, headers: Any
+    ) -> None:
+        """Sink serialization errors go to the production handler, as in Kafka Streams."""
+        msg = self.task.current
+        error = SerializationError(
+            f"sink {self.name!r} cannot serialize a record for topic {topic!r}: {exc}"
+        )
+        error.__cause__ = exc
+        self.task.errors.handle(
+            error,
+            ErrorContext(
+                stage="production",
+                topic=msg.topic() if msg is not None else None,
+                partition=msg.partition() if msg is not None else None,
+                offset=msg.offset() if msg is not None else None,
+                timestamp=timestamp,
+                key=msg.key() if msg is not None else None,
+                value=msg.value() if msg is not None else None,
+                headers=headers,
+                processor=self.name,
+                task_id=self.task.id,
+            ),
+        )

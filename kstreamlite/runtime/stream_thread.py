@@ -1,0 +1,297 @@
+"""StreamThread: the consumer loop of one instance.
+
+It owns the consumer, the producer and the tasks of its assigned partitions: polls in
+batches, routes each batch to its tasks, and commits every ``commit_interval_ms``
+(flush the producer first, so offsets never pass an unacknowledged output).
+It never builds a topology and never interprets records itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from ..config import StreamsConfig
+from ..errors import KStreamliteError, MissingSourceTopicError
+from ..handlers import ErrorContext, ErrorHandling
+from ..metrics import StreamsMetrics
+from ..topology import Topology
+from . import clients
+from .collector import KafkaRecordCollector
+from .internal_topics import TopicManager
+from .state import State
+from .task import StreamTask
+
+log = logging.getLogger("kstreamlite.runtime")
+
+FLUSH_TIMEOUT_S = 60.0
+
+
+class StreamThread(threading.Thread):
+    def __init__(
+        self,
+        topology: Topology,
+        config: StreamsConfig,
+        metrics: StreamsMetrics,
+        set_state: Callable[[State], None],
+    ) -> None:
+        super().__init__(name=f"kstreamlite-{config.application_id}", daemon=True)
+        self._topology = topology
+        self._config = config
+        self._metrics = metrics
+        self._set_state = set_state
+        self._stop_requested = threading.Event()
+        self.error: BaseException | None = None
+        self.tasks: dict[str, StreamTask] = {}
+        self._task_of: dict[tuple[str, int], StreamTask] = {}
+        self._committed: dict[tuple[str, int], int] = {}
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._collector: KafkaRecordCollector | None = None
+        self._errors: ErrorHandling | None = None
+        self._failed = False
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    # ---- lifecycle ----
+
+    def run(self) -> None:
+        try:
+            self._start_clients()
+            self._loop()
+        except BaseException as exc:  # every failure ends in ERROR, never a silent stop
+            self.error = exc
+            self._failed = True
+            log.error(
+                "stream thread failed: %s", exc, exc_info=not isinstance(exc, KStreamliteError)
+            )
+            self._set_state(State.PENDING_ERROR)
+        finally:
+            self._shutdown()
+        self._set_state(State.ERROR if self._failed else State.NOT_RUNNING)
+
+    def _start_clients(self) -> None:
+        config = self._config
+        timeout_s = config.startup_timeout_ms / 1000
+        admin = AdminClient(clients.admin_config(config))
+        topics = TopicManager(
+            admin,
+            config.require_bootstrap_servers(),
+            config.application_id,
+            config.replication_factor,
+            timeout_s,
+        )
+        counts = topics.prepare(self._topology)
+        self._subtopology_of: dict[str, Any] = {}
+        for sub in self._topology.subtopologies():
+            for topic in sub.source_topics:
+                internal = topic in self._topology.repartition_topics
+                self._subtopology_of[topics.actual(topic) if internal else topic] = sub
+        self._topic_for = topics.actual
+        self._collector = KafkaRecordCollector(clients.producer_config(config), dict(counts))
+        self._producer = self._collector.producer
+        self._errors = ErrorHandling(config, self._collector, self._metrics)
+        self._consumer = Consumer(clients.consumer_config(config))
+        self._consumer.subscribe(
+            list(self._subtopology_of),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info(
+            "application %s started: %d sub-topologies reading %s",
+            config.application_id,
+            len(self._topology.subtopologies()),
+            sorted(self._subtopology_of),
+        )
+
+    def _loop(self) -> None:
+        consumer = self._consumer
+        producer = self._producer
+        assert consumer is not None and producer is not None
+        batch = self._config.poll_batch_size
+        timeout = self._config.poll_timeout_ms / 1000
+        interval = self._config.effective_commit_interval_ms / 1000
+        next_commit = time.monotonic() + interval
+        while not self._stop_requested.is_set():
+            messages = consumer.consume(batch, timeout)
+            if messages:
+                self._dispatch(messages)
+            producer.poll(0)
+            if self._collector is not None and self._collector.failures:
+                self._handle_delivery_failures()
+            now = time.monotonic()
+            if now >= next_commit or self._commit_requested():
+                self.commit()
+                next_commit = now + interval
+
+    def _dispatch(self, messages: list[Any]) -> None:
+        """Group a poll's records by partition, then hand each task its share."""
+        by_task: dict[StreamTask, dict[tuple[str, int], list[Any]]] = {}
+        task_of = self._task_of
+        for msg in messages:
+            if msg.error() is not None:
+                self._consumer_error(msg)
+                continue
+            tp = (msg.topic(), msg.partition())
+            task = task_of.get(tp)
+            if task is None:  # revoked between fetch and dispatch
+                continue
+            per_task = by_task.get(task)
+            if per_task is None:
+                per_task = by_task[task] = {}
+            per_tp = per_task.get(tp)
+            if per_tp is None:
+                per_task[tp] = [msg]
+            else:
+                per_tp.append(msg)
+        for task, batches in by_task.items():
+            task.process(batches)
+
+    def _consumer_error(self, msg: Any) -> None:
+        error = msg.error()
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+            raise MissingSourceTopicError(
+                f"source topic {msg.topic()!r} disappeared while the application ran: {error}"
+            )
+        if error.fatal():
+            raise KStreamliteError(f"fatal consumer error: {error}")
+        log.warning("consumer error (retrying): %s", error)
+
+    def _commit_requested(self) -> bool:
+        return any(task.commit_requested for task in self.tasks.values())
+
+    # ---- commit ----
+
+    def commit(self) -> None:
+        """Flush the producer, then commit the input offsets its records covered."""
+        if self._collector is None or self._consumer is None:
+            return
+        self._collector.flush(FLUSH_TIMEOUT_S)
+        if self._collector.failures:
+            self._handle_delivery_failures()
+        offsets = []
+        for task in self.tasks.values():
+            task.commit_requested = False
+            for tp, offset in task.offsets.items():
+                if self._committed.get(tp) != offset:
+                    offsets.append(TopicPartition(tp[0], tp[1], offset))
+            for topic, count in task.drain_consumed().items():
+                self._metrics.record_consumed(task.id, topic, count)
+        self._metrics.record_produced(self._collector.drain_sent())
+        if not offsets:
+            return
+        self._consumer.commit(offsets=offsets, asynchronous=False)
+        for tp in offsets:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
+        self._metrics.commits.labels(self._config.application_id).inc()
+
+    def _handle_delivery_failures(self) -> None:
+        assert self._collector is not None and self._errors is not None
+        failures, self._collector.failures = self._collector.failures, []
+        for error, message in failures:
+            exc = KStreamliteError(f"broker rejected record for {message.topic()!r}: {error}")
+            self._errors.handle(
+                exc,
+                ErrorContext(
+                    stage="production",
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=None,
+                    timestamp=message.timestamp()[1],
+                    key=message.key(),
+                    value=message.value(),
+                    headers=None,
+                    processor=None,
+                    task_id=None,
+                ),
+            )
+
+    # ---- rebalance callbacks (run inside consumer.consume) ----
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._collector is not None and self._errors is not None
+        for tp in partitions:
+            sub = self._subtopology_of[tp.topic]
+            task_id = f"{sub.id}_{tp.partition}"
+            task = self.tasks.get(task_id)
+            if task is None:
+                task = StreamTask(
+                    task_id,
+                    sub,
+                    tp.partition,
+                    self._topology,
+                    application_id=self._config.application_id,
+                    collector=self._collector,
+                    errors=self._errors,
+                    clock=_wall_clock_ms,
+                    topic_for=self._topic_for,
+                    default_key_serde=self._config.default_key_serde,
+                    default_value_serde=self._config.default_value_serde,
+                )
+                self.tasks[task_id] = task
+            self._task_of[(tp.topic, tp.partition)] = task
+        log.info(
+            "assigned %d partitions, running tasks %s",
+            len(partitions),
+            sorted(self.tasks),
+        )
+        self._set_state(State.RUNNING)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._set_state(State.REBALANCING)
+        if not self._failed:
+            self.commit()
+        self._close_tasks_for(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("lost %d partitions without a clean revoke; not committing", len(partitions))
+        self._set_state(State.REBALANCING)
+        self._close_tasks_for(partitions)
+
+    def _close_tasks_for(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            task = self._task_of.pop((tp.topic, tp.partition), None)
+            self._committed.pop((tp.topic, tp.partition), None)
+            still_assigned = any(t is task for t in self._task_of.values())
+            if task is not None and task.id in self.tasks and not still_assigned:
+                del self.tasks[task.id]
+                task.close()
+
+    # ---- shutdown ----
+
+    def _shutdown(self) -> None:
+        if not self._failed:
+            try:
+                self.commit()
+            except BaseException as exc:
+                self.error, self._failed = exc, True
+                log.error("final commit failed: %s", exc)
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            except Exception as exc:
+                log.warning("closing the consumer: %s", exc)
+        if self._producer is not None:
+            self._producer.flush(10 if self._failed else FLUSH_TIMEOUT_S)
+        for task in list(self.tasks.values()):
+            try:
+                task.close()
+            except Exception as exc:
+                log.warning("closing task %s: %s", task.id, exc)
+        self.tasks.clear()
+        self._task_of.clear()
+        log.info("application %s stopped", self._config.application_id)
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)

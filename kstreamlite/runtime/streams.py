@@ -1,0 +1,169 @@
+"""KafkaStreams: the lifecycle of one application instance (start, run, close, state).
+
+Thin on purpose: it validates, owns the state machine and the stream thread, and
+wires metrics; the work happens in StreamThread.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from .._time import to_millis
+from ..config import StreamsConfig
+from ..errors import ConfigError, IllegalStateError, TopologyError
+from ..metrics import StreamsMetrics
+from ..topology import Topology
+from .state import TRANSITIONS, State
+from .stream_thread import StreamThread
+
+log = logging.getLogger("kstreamlite.streams")
+
+StateListener = Callable[[State, State], None]
+
+
+class KafkaStreams:
+    """Runs a Topology against Kafka as one member of the consumer group ``application_id``."""
+
+    def __init__(self, topology: Topology, config: StreamsConfig | dict[str, Any]) -> None:
+        if not isinstance(topology, Topology):
+            raise TopologyError(
+                f"KafkaStreams needs a Topology (builder.build()), not {type(topology).__name__}"
+            )
+        if isinstance(config, dict):
+            config = StreamsConfig(**config)
+        if not isinstance(config, StreamsConfig):
+            raise ConfigError("config must be a StreamsConfig or a dict of its fields")
+        config.require_bootstrap_servers()
+        topology.subtopologies()  # fail now, not in the background, on a broken graph
+        self.topology = topology
+        self.config = config
+        self._metrics = StreamsMetrics(config.application_id)
+        self._state = State.CREATED
+        self._state_lock = threading.RLock()
+        self._state_changed = threading.Condition(self._state_lock)
+        self._listener: StateListener | None = None
+        self._thread = StreamThread(topology, config, self._metrics, self._transition)
+
+    # ---- state ----
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The error that put the instance into ERROR, if any."""
+        return self._thread.error
+
+    def set_state_listener(self, listener: StateListener | None) -> None:
+        """``listener(new_state, old_state)`` on every transition, called from the stream thread."""
+        if self._state is not State.CREATED:
+            raise IllegalStateError("set_state_listener() must be called before start()")
+        self._listener = listener
+
+    def _transition(self, new: State) -> None:
+        with self._state_lock:
+            old = self._state
+            if new is old and new is not State.REBALANCING:
+                return
+            if new not in TRANSITIONS[old]:
+                log.debug("ignoring state transition %s -> %s", old.name, new.name)
+                return
+            self._state = new
+            self._state_changed.notify_all()
+        log.info("state %s -> %s", old.name, new.name)
+        if self._listener is not None:
+            try:
+                self._listener(new, old)
+            except Exception:
+                log.exception("the state listener raised; ignoring")
+
+    # ---- lifecycle ----
+
+    def start(self) -> None:
+        """Start processing in a background thread and return at once."""
+        with self._state_lock:
+            if self._state is not State.CREATED:
+                raise IllegalStateError(
+                    f"start() can be called once, on a new instance (state is {self._state.name})"
+                )
+            self._transition(State.REBALANCING)
+        self._thread.start()
+
+    def run(self) -> None:
+        """Start and block until close(), SIGINT or SIGTERM; re-raises the error that stopped it."""
+        previous = self._install_signal_handlers()
+        try:
+            self.start()
+            while self._thread.is_alive():
+                self._thread.join(0.2)
+        finally:
+            self._restore_signal_handlers(previous)
+        if self._thread.error is not None:
+            raise self._thread.error
+
+    def close(self, timeout: int | timedelta = 30_000) -> bool:
+        """Commit, flush and leave the group; True if that finished within ``timeout``."""
+        timeout_s = to_millis(timeout, "timeout") / 1000
+        with self._state_lock:
+            if self._state is State.CREATED:
+                self._transition(State.PENDING_SHUTDOWN)
+                self._transition(State.NOT_RUNNING)
+                return True
+            self._transition(State.PENDING_SHUTDOWN)
+        self._thread.request_stop()
+        if threading.current_thread() is self._thread:
+            return False  # called from a listener or processor: cannot wait for ourselves
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def wait_for_state(self, *states: State, timeout: int | timedelta = 30_000) -> bool:
+        """Block until the instance is in one of ``states``; False on timeout."""
+        deadline = time.monotonic() + to_millis(timeout, "timeout") / 1000
+        with self._state_changed:
+            while self._state not in states:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._state_changed.wait(left)
+            return True
+
+    def metrics(self) -> dict[str, float]:
+        """Current values of this instance's counters, ``name{labels}`` -> value."""
+        return self._metrics.snapshot()
+
+    @property
+    def metrics_registry(self) -> Any:
+        return self._metrics.registry
+
+    def __enter__(self) -> KafkaStreams:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- signals ----
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+
+        def stop(signum: int, frame: Any) -> None:
+            log.info("received signal %d; closing", signum)
+            threading.Thread(target=self.close, daemon=True).start()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, stop)
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,253 @@
+"""StreamTask: runs one (sub-topology, partition)'s records through its processors.
+
+Never talks to Kafka: records arrive as message-like objects (``topic() partition()
+offset() timestamp() key() value() headers()``, which confluent-kafka's Message has),
+and output leaves through a Collector. KafkaStreams and TopologyTestDriver both run
+exactly this code.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
+from typing import Any, Protocol
+
+from ..errors import KStreamliteError, TopologyError
+from ..handlers import ErrorContext, ErrorHandling, failing_node_name
+from ..processor._node import NodeContext, NodeProcessor
+from ..serdes import Serde
+from ..topology import ProcessorDef, SinkDef, SourceDef, SubTopology, Topology
+from .nodes import Collector, SinkNode, SourceNode
+
+
+class Message(Protocol):
+    def topic(self) -> str: ...
+    def partition(self) -> int: ...
+    def offset(self) -> int: ...
+    def timestamp(self) -> tuple[int, int]: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+    def headers(self) -> Any: ...
+
+
+TopicPartition = tuple[str, int]
+_by_timestamp = itemgetter(0)
+
+
+class StreamTask:
+    def __init__(
+        self,
+        task_id: str,
+        subtopology: SubTopology,
+        partition: int,
+        topology: Topology,
+        *,
+        application_id: str,
+        collector: Collector,
+        errors: ErrorHandling,
+        clock: Callable[[], int],
+        topic_for: Callable[[str], str],
+        default_key_serde: Serde[Any],
+        default_value_serde: Serde[Any],
+    ) -> None:
+        self.id = task_id
+        self.subtopology = subtopology
+        self.partition = partition
+        self.application_id = application_id
+        self.collector = collector
+        self.errors = errors
+        self.clock = clock
+        self.stream_time = -1
+        self.current: Message | None = None
+        self.commit_requested = False
+        self.offsets: dict[TopicPartition, int] = {}  # next offset to commit, per input
+        self.consumed: dict[str, int] = {}  # records read per topic since last drain
+        self.nodes: dict[str, NodeProcessor] = {}
+        self.sources: dict[str, SourceNode] = {}  # actual topic name -> source node
+        self._build(topology, topic_for, default_key_serde, default_value_serde)
+
+    # ---- construction ----
+
+    def _build(
+        self,
+        topology: Topology,
+        topic_for: Callable[[str], str],
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+    ) -> None:
+        definitions = [topology.node(name) for name in self.subtopology.nodes]
+        for d in definitions:
+            node: NodeProcessor
+            if isinstance(d, SourceDef):
+                actual = [topic_for(t) if d.internal else t for t in d.topics]
+                node = SourceNode(
+                    actual,
+                    d.key_serde or key_serde,
+                    d.value_serde or value_serde,
+                    d.timestamp_extractor,
+                )
+                for topic in actual:
+                    self.sources[topic] = node
+            elif isinstance(d, SinkDef):
+                topic = d.topic
+                if topic is not None and d.internal:
+                    topic = topic_for(topic)
+                node = SinkNode(
+                    topic,
+                    d.topic_extractor,
+                    d.key_serde or key_serde,
+                    d.value_serde or value_serde,
+                    d.partitioner,
+                    _identity,
+                )
+            elif isinstance(d, ProcessorDef) and d.factory is not None:
+                node = d.factory()
+                if not isinstance(node, NodeProcessor):
+                    raise TopologyError(
+                        f"node {d.name!r}: its factory returned {type(node).__name__}, "
+                        "not a NodeProcessor"
+                    )
+            else:  # pragma: no cover - Topology only creates the three kinds
+                raise TopologyError(f"node {d.name!r} has no processor")
+            self.nodes[d.name] = node
+        for d in definitions:
+            children = {c: self.nodes[c].process for c in d.children}
+            stores = d.stores if isinstance(d, ProcessorDef) else ()
+            self.nodes[d.name].init(NodeContext(self, d.name, children, stores))
+
+    def input_partitions(self) -> list[TopicPartition]:
+        return [(topic, self.partition) for topic in self.sources]
+
+    # ---- processing ----
+
+    def process(self, batches: dict[TopicPartition, Sequence[Message]]) -> None:
+        """Process one poll's records of this task, in timestamp order across its partitions."""
+        if len(batches) == 1:
+            (((topic, partition), messages),) = batches.items()
+            self._process_partition(topic, partition, messages)
+        else:
+            self._process_merged(batches)
+        self.current = None
+
+    def _process_partition(self, topic: str, partition: int, messages: Sequence[Message]) -> None:
+        # Hot path: every record of every stateless pipeline passes through this loop.
+        source = self.sources[topic]
+        kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
+        stream_time = self.stream_time
+        for msg in messages:
+            self.current = msg
+            kb = msg.key()
+            vb = msg.value()
+            try:
+                key = None if kb is None else kde(kb)
+                value = None if vb is None else vde(vb)
+            except Exception as exc:
+                self._deserialization_failed(msg, exc)
+                continue
+            try:
+                ts = msg.timestamp()[1]
+                if extract is not None:
+                    ts = extract(key, value, ts)
+                if ts > stream_time:
+                    stream_time = self.stream_time = ts
+                down(key, value, ts, msg.headers())
+            except KStreamliteError:
+                raise
+            except Exception as exc:
+                self._processing_failed(msg, exc)
+        if messages:
+            self.offsets[(topic, partition)] = messages[-1].offset() + 1
+            self.consumed[topic] = self.consumed.get(topic, 0) + len(messages)
+
+    def _process_merged(self, batches: dict[TopicPartition, Sequence[Message]]) -> None:
+        """Kafka Streams' PartitionGroup: always take the buffered head with the lowest time."""
+        queues = []
+        for (topic, _partition), messages in batches.items():
+            queues.append(self._prepare(topic, messages))
+            self.consumed[topic] = self.consumed.get(topic, 0) + len(messages)
+        for ts, key, value, msg, down in heapq.merge(*queues, key=_by_timestamp):
+            self.current = msg
+            try:
+                if ts > self.stream_time:
+                    self.stream_time = ts
+                down(key, value, ts, msg.headers())
+            except KStreamliteError:
+                raise
+            except Exception as exc:
+                self._processing_failed(msg, exc)
+        for (topic, partition), messages in batches.items():
+            if messages:
+                self.offsets[(topic, partition)] = messages[-1].offset() + 1
+
+    def _prepare(self, topic: str, messages: Iterable[Message]) -> list[tuple[Any, ...]]:
+        source = self.sources[topic]
+        kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
+        out = []
+        for msg in messages:
+            self.current = msg
+            kb, vb = msg.key(), msg.value()
+            try:
+                key = None if kb is None else kde(kb)
+                value = None if vb is None else vde(vb)
+            except Exception as exc:
+                self._deserialization_failed(msg, exc)
+                continue
+            ts = msg.timestamp()[1]
+            if extract is not None:
+                try:
+                    ts = extract(key, value, ts)
+                except Exception as exc:
+                    self._processing_failed(msg, exc)
+                    continue
+            out.append((ts, key, value, msg, down))
+        return out
+
+    # ---- errors ----
+
+    def _deserialization_failed(self, msg: Message, exc: BaseException) -> None:
+        self.errors.handle(exc, self._error_context("deserialization", msg, None))
+
+    def _processing_failed(self, msg: Message, exc: BaseException) -> None:
+        node = failing_node_name(exc)
+        self.errors.handle(exc, self._error_context("processing", msg, node))
+
+    def _error_context(self, stage: str, msg: Message, node: str | None) -> ErrorContext:
+        return ErrorContext(
+            stage=stage,
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            timestamp=msg.timestamp()[1],
+            key=msg.key(),
+            value=msg.value(),
+            headers=msg.headers(),
+            processor=node,
+            task_id=self.id,
+        )
+
+    # ---- bookkeeping ----
+
+    def record_metadata(self) -> tuple[str, int, int] | None:
+        msg = self.current
+        if msg is None:
+            return None
+        return (msg.topic(), msg.partition(), msg.offset())
+
+    def drain_consumed(self) -> dict[str, int]:
+        counts, self.consumed = self.consumed, {}
+        return counts
+
+    def close(self) -> None:
+        errors = []
+        for node in self.nodes.values():
+            try:
+                node.close()
+            except Exception as exc:  # keep closing the others
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+def _identity(topic: str) -> str:
+    return topic

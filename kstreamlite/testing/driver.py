@@ -1,0 +1,227 @@
+"""TopologyTestDriver: runs a Topology's real tasks on in-memory topics, no broker needed.
+
+Records piped in are serialized with the input topic's serdes and read back by the
+source nodes exactly as the runtime does; records sent to a topic the topology itself
+reads (repartition topics) are fed back in at once, as Kafka Streams' driver does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import timedelta
+from typing import Any
+
+from .._time import to_millis
+from ..config import StreamsConfig
+from ..errors import TopologyError
+from ..handlers import ErrorHandling
+from ..metrics import StreamsMetrics
+from ..runtime.nodes import Collector
+from ..runtime.task import StreamTask
+from ..serdes import Serde
+from ..topology import Topology
+from .topics import StoredRecord, TestInputTopic, TestOutputTopic
+
+DEFAULT_APPLICATION_ID = "topology-test-driver"
+
+
+class _Message:
+    """The slice of confluent_kafka.Message a StreamTask reads."""
+
+    __slots__ = ("_headers", "_key", "_offset", "_timestamp", "_topic", "_value")
+
+    def __init__(self, topic: str, offset: int, record: StoredRecord) -> None:
+        self._topic = topic
+        self._offset = offset
+        self._timestamp = record.timestamp
+        self._key = record.key
+        self._value = record.value
+        self._headers = list(record.headers) if record.headers else None
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._timestamp)
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> Any:
+        return self._headers
+
+
+class _MemoryCollector(Collector):
+    def __init__(self, driver: TopologyTestDriver) -> None:
+        self._driver = driver
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int,
+        headers: Any,
+        partition: int = -1,
+    ) -> None:
+        self._driver._append(topic, StoredRecord(key, value, timestamp, tuple(headers or ())))
+
+    def partition_count(self, topic: str) -> int:
+        return 1
+
+
+class TopologyTestDriver:
+    """Drive a topology record by record and read what it produced, in production order."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        config: StreamsConfig | dict[str, Any] | None = None,
+        initial_wall_clock_time: int | timedelta = 0,
+    ) -> None:
+        if config is None:
+            config = StreamsConfig(application_id=DEFAULT_APPLICATION_ID)
+        elif isinstance(config, dict):
+            config = StreamsConfig(**{"application_id": DEFAULT_APPLICATION_ID, **config})
+        self.config = config
+        self._wall_clock_ms = to_millis(initial_wall_clock_time, "initial_wall_clock_time")
+        self._logs: dict[str, list[StoredRecord]] = defaultdict(list)
+        self._unread: dict[str, deque[StoredRecord]] = defaultdict(deque)
+        self._pending: deque[tuple[StreamTask, _Message]] = deque()
+        self._produced: set[str] = set()
+        self._processing = False
+        self.metrics = StreamsMetrics(config.application_id)
+        collector = _MemoryCollector(self)
+        self._errors = ErrorHandling(config, collector, self.metrics)
+        prefix = config.application_id + "-"
+        self._tasks: list[StreamTask] = []
+        self._task_for_topic: dict[str, StreamTask] = {}
+        for sub in topology.subtopologies():
+            task = StreamTask(
+                f"{sub.id}_0",
+                sub,
+                0,
+                topology,
+                application_id=config.application_id,
+                collector=collector,
+                errors=self._errors,
+                clock=self._now,
+                topic_for=lambda t: prefix + t,
+                default_key_serde=config.default_key_serde,
+                default_value_serde=config.default_value_serde,
+            )
+            self._tasks.append(task)
+            for topic in task.sources:
+                self._task_for_topic[topic] = task
+        self._closed = False
+
+    # ---- topics ----
+
+    def create_input_topic(
+        self,
+        topic: str,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        *,
+        start_timestamp: int | None = None,
+        auto_advance: int | timedelta = 0,
+    ) -> TestInputTopic:
+        if topic not in self._task_for_topic:
+            raise TopologyError(
+                f"topic {topic!r} is not read by this topology; its source topics are "
+                f"{sorted(self._task_for_topic)}"
+            )
+        return TestInputTopic(
+            self,
+            topic,
+            key_serde or self.config.default_key_serde,
+            value_serde or self.config.default_value_serde,
+            self._wall_clock_ms if start_timestamp is None else start_timestamp,
+            to_millis(auto_advance, "auto_advance"),
+        )
+
+    def create_output_topic(
+        self,
+        topic: str,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> TestOutputTopic:
+        return TestOutputTopic(
+            self,
+            topic,
+            key_serde or self.config.default_key_serde,
+            value_serde or self.config.default_value_serde,
+        )
+
+    def produced_topic_names(self) -> set[str]:
+        """Every topic the topology wrote to, internal ones included."""
+        return set(self._produced)
+
+    # ---- time ----
+
+    def advance_wall_clock_time(self, duration: int | timedelta) -> None:
+        advance = to_millis(duration, "advance_wall_clock_time")
+        if advance < 0:
+            raise ValueError("advance_wall_clock_time: the duration must not be negative")
+        self._wall_clock_ms += advance
+
+    def _now(self) -> int:
+        return self._wall_clock_ms
+
+    # ---- plumbing used by the topic objects and the collector ----
+
+    def _pipe(self, topic: str, record: StoredRecord) -> None:
+        if self._closed:
+            raise TopologyError("the TopologyTestDriver is closed")
+        offset = len(self._logs[topic])
+        self._logs[topic].append(record)
+        self._pending.append((self._task_for_topic[topic], _Message(topic, offset, record)))
+        self._drain()
+
+    def _append(self, topic: str, record: StoredRecord) -> None:
+        offset = len(self._logs[topic])
+        self._logs[topic].append(record)
+        self._produced.add(topic)
+        self._unread[topic].append(record)
+        task = self._task_for_topic.get(topic)
+        if task is not None:
+            self._pending.append((task, _Message(topic, offset, record)))
+
+    def _drain(self) -> None:
+        if self._processing:
+            return
+        self._processing = True
+        try:
+            while self._pending:
+                task, msg = self._pending.popleft()
+                task.process({(msg.topic(), 0): [msg]})
+        finally:
+            self._processing = False
+            self._pending.clear()
+
+    def _unread_queue(self, topic: str) -> deque[StoredRecord]:
+        return self._unread[topic]
+
+    # ---- lifecycle ----
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.close()
+
+    def __enter__(self) -> TopologyTestDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
