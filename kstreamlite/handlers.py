@@ -183,12 +183,18 @@ def _short_traceback(exc: BaseException) -> str:
 def failing_node_name(exc: BaseException) -> str | None:
     """The innermost topology node on the traceback: the one whose code raised."""
     from .processor._node import NodeProcessor
+    from .runtime.fusion import NODE_LINES
 
     name = None
     tb = exc.__traceback__
     while tb is not None:
-        candidate = tb.tb_frame.f_locals.get("self")
-        if isinstance(candidate, NodeProcessor):
-            name = getattr(candidate, "name", None)
+        frame = tb.tb_frame
+        fused_lines = frame.f_globals.get(NODE_LINES)
+        if fused_lines is not None:
+            name = fused_lines.get(tb.tb_lineno, name)
+        else:
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, NodeProcessor):
+                name = getattr(candidate, "name", None)
         tb = tb.tb_next
     return name

@@ -88,8 +88,7 @@ class LocalBroker:
             if code is not None:
                 self._process = None
                 raise BrokerUnavailableError(
-                    f"the local broker exited at start (code {code}): "
-                    + " | ".join(self._output)
+                    f"the local broker exited at start (code {code}): " + " | ".join(self._output)
                 )
             if self._ready.is_set() and self._accepts_connections():
                 log.info("local broker ready at %s", self.bootstrap_servers)

@@ -50,12 +50,26 @@ class Serde(Generic[T]):
     def serialize(self, value: T | None) -> bytes | None:
         if value is None:
             return None
-        return self.ser(value)
+        try:
+            return self.ser(value)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"serde {self.name} cannot serialize {type(value).__name__} {value!r:.80}: {exc}"
+            ) from exc
 
     def deserialize(self, data: bytes | None) -> T | None:
         if data is None:
             return None
-        return self.de(data)
+        try:
+            return self.de(data)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"serde {self.name} cannot deserialize {len(data)} bytes {data[:40]!r}: {exc}"
+            ) from exc
 
     def __repr__(self) -> str:
         return f"Serde({self.name})"
@@ -85,18 +99,6 @@ def _bytes_de(data: bytes) -> bytes:
     return data
 
 
-def _string_ser(value: Any) -> bytes:
-    try:
-        return value.encode("utf-8")
-    except AttributeError:
-        _expect(str, "STRING")(value)
-        raise
-
-
-def _string_de(data: bytes) -> str:
-    return data.decode("utf-8")
-
-
 def _fixed(fmt: str, size: int, name: str, kind: type | tuple[type, ...]) -> Serde[Any]:
     packer = struct.Struct(fmt)
     check = _expect(kind, name)
@@ -116,19 +118,14 @@ def _fixed(fmt: str, size: int, name: str, kind: type | tuple[type, ...]) -> Ser
     return Serde(ser, de, name=name)
 
 
-def _json_ser(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value)
-    except TypeError as exc:
-        raise SerializationError(f"serde JSON cannot serialize {value!r:.80}: {exc}") from exc
-
-
 BYTES: Serde[bytes] = Serde(_bytes_ser, _bytes_de, name="BYTES")
-STRING: Serde[str] = Serde(_string_ser, _string_de, name="STRING")
+# The raw functions are C methods (UTF-8 is their default); a wrong type raises TypeError,
+# which serialize() and the sink turn into a SerializationError naming the serde.
+STRING: Serde[str] = Serde(str.encode, bytes.decode, name="STRING")
 INT: Serde[int] = _fixed(">i", 4, "INT", int)
 LONG: Serde[int] = _fixed(">q", 8, "LONG", int)
 DOUBLE: Serde[float] = _fixed(">d", 8, "DOUBLE", (float, int))
-JSON: Serde[Any] = Serde(_json_ser, orjson.loads, name="JSON")
+JSON: Serde[Any] = Serde(orjson.dumps, orjson.loads, name="JSON")
 
 
 def json(model: type[T]) -> Serde[T]:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TopologyError
+from ..processor import _operators as ops
 from ..processor.api import ProcessNode
 from ..serdes import Serde
-from . import _operators as ops
 
 if TYPE_CHECKING:
     from ..processor._node import NodeProcessor

@@ -21,46 +21,29 @@ class KafkaRecordCollector(Collector):
         self.producer = self._producer = Producer(
             {**producer_settings, "on_delivery": self.on_delivery}
         )
-        self._produce = self._producer.produce
+        self.produce = self._producer.produce
         self._partitions = partition_counts
         self.failures: list[tuple[KafkaError, Message]] = []
-        self.sent: dict[str, int] = {}
+        self.extra_sent: dict[str, int] = {}
 
     def on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self.failures.append((error, message))
 
-    # Hot path: one call per output record.
-    def send(
+    def produce_when_full(
         self,
         topic: str,
-        key: bytes | None,
         value: bytes | None,
-        timestamp: int,
-        headers: Any,
-        partition: int = -1,
-    ) -> None:
-        try:
-            self._produce(topic, value, key, partition, timestamp=timestamp, headers=headers)
-        except BufferError:
-            self._produce_when_room(topic, key, value, timestamp, headers, partition)
-        sent = self.sent
-        sent[topic] = sent.get(topic, 0) + 1
-
-    def _produce_when_room(
-        self,
-        topic: str,
         key: bytes | None,
-        value: bytes | None,
-        timestamp: int,
-        headers: Any,
         partition: int,
+        timestamp: int,
+        headers: Any,
     ) -> None:
         deadline = time.monotonic() + 60
         while True:
             self._producer.poll(0.05)
             try:
-                self._produce(topic, value, key, partition, timestamp=timestamp, headers=headers)
+                self.produce(topic, value, key, partition, None, None, timestamp, headers)
                 return
             except BufferError:
                 if time.monotonic() > deadline:
@@ -87,7 +70,3 @@ class KafkaRecordCollector(Collector):
                 f"{remaining} records were not acknowledged by the broker within "
                 f"{timeout_s:.0f} s; not committing their input offsets"
             )
-
-    def drain_sent(self) -> dict[str, int]:
-        counts, self.sent = self.sent, {}
-        return counts

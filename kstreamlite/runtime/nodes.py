@@ -7,19 +7,36 @@ class only carries what that loop needs. The sink node is on the hot path too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import SerializationError, TopologyError
 from ..handlers import ErrorContext
 from ..processor._node import NodeContext, NodeProcessor
 from ..serdes import Serde
 
-if TYPE_CHECKING:
-    pass
-
 
 class Collector:
-    """Where sinks send serialized records (Kafka producer or the test driver's memory)."""
+    """Where sinks send serialized records (Kafka producer or the test driver's memory).
+
+    ``produce`` has confluent-kafka's positional signature ``(topic, value, key,
+    partition, callback, on_delivery, timestamp, headers)`` so that for Kafka the sink
+    calls the producer's C method directly: no Python frame, no keyword parsing.
+    It raises BufferError when the queue is full; ``produce_when_full`` then waits.
+    """
+
+    produce: Callable[..., None]
+    extra_sent: dict[str, int]  # records sent through send(), per topic
+
+    def produce_when_full(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        timestamp: int,
+        headers: Any,
+    ) -> None:
+        raise NotImplementedError  # pragma: no cover - interface
 
     def send(
         self,
@@ -30,7 +47,16 @@ class Collector:
         headers: Any,
         partition: int = -1,
     ) -> None:
-        raise NotImplementedError  # pragma: no cover - interface
+        """The convenient, slower path (dead-letter records)."""
+        try:
+            self.produce(topic, value, key, partition, None, None, timestamp, headers)
+        except BufferError:
+            self.produce_when_full(topic, value, key, partition, timestamp, headers)
+        self.extra_sent[topic] = self.extra_sent.get(topic, 0) + 1
+
+    def drain_extra_sent(self) -> dict[str, int]:
+        counts, self.extra_sent = self.extra_sent, {}
+        return counts
 
     def partition_count(self, topic: str) -> int:
         raise NotImplementedError  # pragma: no cover - interface
@@ -58,7 +84,21 @@ class SourceNode(NodeProcessor):
 class SinkNode(NodeProcessor):
     """Serializes and hands a record to the collector; the topic may be chosen per record."""
 
-    __slots__ = ("extractor", "kser", "partitioner", "send", "task", "topic", "topic_for", "vser")
+    __slots__ = (
+        "collector",
+        "extractor",
+        "key_serde",
+        "kser",
+        "partitioner",
+        "produce",
+        "produced",
+        "task",
+        "topic",
+        "topic_for",
+        "topic_produced",
+        "value_serde",
+        "vser",
+    )
 
     def __init__(
         self,
@@ -71,6 +111,7 @@ class SinkNode(NodeProcessor):
     ) -> None:
         self.topic = topic
         self.extractor = extractor
+        self.key_serde, self.value_serde = key_serde, value_serde
         self.kser = key_serde.ser
         self.vser = value_serde.ser
         self.partitioner = partitioner
@@ -79,7 +120,10 @@ class SinkNode(NodeProcessor):
     def init(self, context: NodeContext) -> None:
         super().init(context)
         self.task = context.task
-        self.send = context.task.collector.send
+        self.collector = context.task.collector
+        self.produce = self.collector.produce
+        self.produced = 0
+        self.topic_produced: dict[str, int] = {}
 
     # Hot path: a fixed topic and no partitioner is the common case.
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
@@ -90,12 +134,26 @@ class SinkNode(NodeProcessor):
             kb = None if key is None else self.kser(key)
             vb = None if value is None else self.vser(value)
         except Exception as exc:
-            self._serialization_failed(exc, topic, timestamp, headers)
+            self._serialization_failed(exc, topic, key, value, timestamp, headers)
             return
-        partition = -1
-        if self.partitioner is not None:
-            partition = self._partition(topic, key, value)
-        self.send(topic, kb, vb, timestamp if timestamp >= 0 else 0, headers, partition)
+        partition = -1 if self.partitioner is None else self._partition(topic, key, value)
+        if timestamp < 0:
+            timestamp = 0
+        try:
+            self.produce(topic, vb, kb, partition, None, None, timestamp, headers)
+        except BufferError:
+            self.collector.produce_when_full(topic, vb, kb, partition, timestamp, headers)
+        self.produced += 1
+
+    def drain_produced(self) -> dict[str, int]:
+        """Records sent since the last call, per topic (metrics)."""
+        if self.topic is not None:
+            counts = {self.topic: self.produced} if self.produced else {}
+        else:
+            counts = self.topic_produced
+            self.topic_produced = {}
+        self.produced = 0
+        return counts
 
     def _choose_topic(self, key: Any, value: Any) -> str:
         topic = self.extractor(key, value)  # type: ignore[misc]
@@ -104,7 +162,9 @@ class SinkNode(NodeProcessor):
                 f"sink {self.name!r}: the topic function returned {topic!r}; "
                 "it must return a non-empty topic name"
             )
-        return self.topic_for(topic)
+        topic = self.topic_for(topic)
+        self.topic_produced[topic] = self.topic_produced.get(topic, 0) + 1
+        return topic
 
     def _partition(self, topic: str, key: Any, value: Any) -> int:
         count = self.task.collector.partition_count(topic)
@@ -119,12 +179,18 @@ class SinkNode(NodeProcessor):
         return chosen
 
     def _serialization_failed(
-        self, exc: BaseException, topic: str, timestamp: int, headers: Any
+        self, exc: BaseException, topic: str, key: Any, value: Any, timestamp: int, headers: Any
     ) -> None:
         """Sink serialization errors go to the production handler, as in Kafka Streams."""
+        try:
+            self.key_serde.serialize(key)
+            what = f"{type(value).__name__} value with serde {self.value_serde.name}"
+        except Exception:
+            what = f"{type(key).__name__} key with serde {self.key_serde.name}"
         msg = self.task.current
         error = SerializationError(
-            f"sink {self.name!r} cannot serialize a record for topic {topic!r}: {exc}"
+            f"sink {self.name!r} cannot serialize a {what} for topic {topic!r}: "
+            f"{type(exc).__name__}: {exc}"
         )
         error.__cause__ = exc
         self.task.errors.handle(

@@ -133,26 +133,43 @@ class StreamThread(threading.Thread):
                 next_commit = now + interval
 
     def _dispatch(self, messages: list[Any]) -> None:
-        """Group a poll's records by partition, then hand each task its share."""
-        by_task: dict[StreamTask, dict[tuple[str, int], list[Any]]] = {}
+        """Cut a poll's records into runs of one partition, then hand each task its share.
+
+        Hot path: runs are found by comparing neighbours, which is cheaper than
+        building a (topic, partition) key per record.
+        """
+        merged: dict[StreamTask, dict[tuple[str, int], list[Any]]] = {}
         task_of = self._task_of
-        for msg in messages:
-            if msg.error() is not None:
-                self._consumer_error(msg)
+        count = len(messages)
+        i = 0
+        while i < count:
+            first = messages[i]
+            if first.error() is not None:
+                self._consumer_error(first)
+                i += 1
                 continue
-            tp = (msg.topic(), msg.partition())
+            topic, partition = first.topic(), first.partition()
+            j = i + 1
+            while j < count:
+                msg = messages[j]
+                if msg.partition() != partition or msg.error() is not None or msg.topic() != topic:
+                    break
+                j += 1
+            run = messages[i:j]
+            i = j
+            tp = (topic, partition)
             task = task_of.get(tp)
             if task is None:  # revoked between fetch and dispatch
                 continue
-            per_task = by_task.get(task)
-            if per_task is None:
-                per_task = by_task[task] = {}
-            per_tp = per_task.get(tp)
-            if per_tp is None:
-                per_task[tp] = [msg]
+            if task.single_input:
+                task.process({tp: run})
             else:
-                per_tp.append(msg)
-        for task, batches in by_task.items():
+                per_task = merged.setdefault(task, {})
+                if tp in per_task:
+                    per_task[tp].extend(run)
+                else:
+                    per_task[tp] = run
+        for task, batches in merged.items():
             task.process(batches)
 
     def _consumer_error(self, msg: Any) -> None:
@@ -187,7 +204,8 @@ class StreamThread(threading.Thread):
                     offsets.append(TopicPartition(tp[0], tp[1], offset))
             for topic, count in task.drain_consumed().items():
                 self._metrics.record_consumed(task.id, topic, count)
-        self._metrics.record_produced(self._collector.drain_sent())
+            self._metrics.record_produced(task.drain_produced())
+        self._metrics.record_produced(self._collector.drain_extra_sent())
         if not offsets:
             return
         self._consumer.commit(offsets=offsets, asynchronous=False)

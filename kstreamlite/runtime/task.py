@@ -18,6 +18,7 @@ from ..handlers import ErrorContext, ErrorHandling, failing_node_name
 from ..processor._node import NodeContext, NodeProcessor
 from ..serdes import Serde
 from ..topology import ProcessorDef, SinkDef, SourceDef, SubTopology, Topology
+from .fusion import fuse
 from .nodes import Collector, SinkNode, SourceNode
 
 
@@ -115,9 +116,19 @@ class StreamTask:
             children = {c: self.nodes[c].process for c in d.children}
             stores = d.stores if isinstance(d, ProcessorDef) else ()
             self.nodes[d.name].init(NodeContext(self, d.name, children, stores))
+        for d in definitions:
+            if isinstance(d, SourceDef) and len(d.children) == 1:
+                chain = fuse(d.children[0], self.nodes, _children_of(topology), self.id)
+                if chain is not None:
+                    self.nodes[d.name].down = chain
 
     def input_partitions(self) -> list[TopicPartition]:
         return [(topic, self.partition) for topic in self.sources]
+
+    @property
+    def single_input(self) -> bool:
+        """One input partition: records can be processed as they come, no merging."""
+        return len(self.sources) == 1
 
     # ---- processing ----
 
@@ -238,6 +249,14 @@ class StreamTask:
         counts, self.consumed = self.consumed, {}
         return counts
 
+    def drain_produced(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for node in self.nodes.values():
+            if isinstance(node, SinkNode):
+                for topic, count in node.drain_produced().items():
+                    counts[topic] = counts.get(topic, 0) + count
+        return counts
+
     def close(self) -> None:
         errors = []
         for node in self.nodes.values():
@@ -251,3 +270,7 @@ class StreamTask:
 
 def _identity(topic: str) -> str:
     return topic
+
+
+def _children_of(topology: Topology) -> Callable[[str], list[str]]:
+    return lambda name: topology.node(name).children

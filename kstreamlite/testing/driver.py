@@ -63,15 +63,18 @@ class _Message:
 class _MemoryCollector(Collector):
     def __init__(self, driver: TopologyTestDriver) -> None:
         self._driver = driver
+        self.extra_sent = {}
 
-    def send(
+    def produce(
         self,
         topic: str,
-        key: bytes | None,
         value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        callback: Any,
+        on_delivery: Any,
         timestamp: int,
         headers: Any,
-        partition: int = -1,
     ) -> None:
         self._driver._append(topic, StoredRecord(key, value, timestamp, tuple(headers or ())))
 

@@ -10,7 +10,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import TopologyError
-from ..processor._node import Forward, NodeContext, NodeProcessor
+from ._node import Forward, NodeContext, NodeProcessor
+
+
+def not_a_pair(operator: str, result: Any) -> None:
+    promise = "yield (key, value) pairs" if operator == "flat_map" else "return a (key, value) pair"
+    raise TypeError(f"{operator} function must {promise}, got {result!r:.80}") from None
 
 
 class Filter(NodeProcessor):
@@ -43,9 +48,7 @@ class Map(NodeProcessor):
         try:
             new_key, new_value = pair
         except (TypeError, ValueError):
-            raise TypeError(
-                f"map function must return a (key, value) pair, got {pair!r:.80}"
-            ) from None
+            not_a_pair("map", pair)
         self.down(new_key, new_value, timestamp, headers)
 
 
@@ -71,9 +74,7 @@ class FlatMap(NodeProcessor):
             try:
                 new_key, new_value = pair
             except (TypeError, ValueError):
-                raise TypeError(
-                    f"flat_map function must yield (key, value) pairs, got {pair!r:.80}"
-                ) from None
+                not_a_pair("flat_map", pair)
             down(new_key, new_value, timestamp, headers)
 
 

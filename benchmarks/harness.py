@@ -1,0 +1,191 @@
+"""Shared benchmark plumbing: a broker, pre-filled input topics, and two timed runners.
+
+Both runners time the same span: from the first input record processed to the last
+output acknowledged by the broker (group joins and start-up excluded), so the ratio
+compares processing, not client start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kstreamlite import KafkaStreams, StreamsConfig, Topology
+
+# The plain loop gets the same tuned consumer settings kstreamlite uses (DESIGN.md: a
+# ceiling measured with librdkafka's throttled defaults is no ceiling).
+TUNED_CONSUMER = {
+    "fetch.queue.backoff.ms": 10,
+    "queued.min.messages": 100_000,
+    "session.timeout.ms": 6000,
+    "heartbeat.interval.ms": 1000,
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": False,
+    "partition.assignment.strategy": "range",
+}
+TUNED_PRODUCER = {
+    "partitioner": "murmur2_random",
+    "acks": "all",
+    "linger.ms": 5,
+    "batch.num.messages": 10_000,
+    "queue.buffering.max.messages": 1_000_000,
+    "queue.buffering.max.kbytes": 1_048_576,
+}
+
+
+@dataclass
+class Result:
+    name: str
+    records: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[str]:
+    external = os.environ.get("KSTREAMLITE_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    from kstreamlite.local import LocalBroker
+
+    with LocalBroker() as local:
+        yield local.bootstrap_servers
+
+
+def create_topics(bootstrap: str, partitions: int, *names: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [NewTopic(n, partitions, 1) for n in names]
+    for future in admin.create_topics(new).values():
+        future.result(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(n in admin.list_topics(timeout=10).topics for n in names):
+            return
+        time.sleep(0.1)
+
+
+def fill(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes]]) -> int:
+    producer = Producer({"bootstrap.servers": bootstrap, **TUNED_PRODUCER})
+    count = 0
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        count += 1
+        if count % 20_000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    return count
+
+
+def run_plain_loop(
+    bootstrap: str,
+    topic: str,
+    total: int,
+    work: Callable[[Any, Callable[..., None]], None],
+) -> Result:
+    """The ceiling: consume in batches, ``work(msg, produce)`` per record, produce, flush."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"plain-{uuid.uuid4().hex[:6]}",
+         **TUNED_CONSUMER}
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, **TUNED_PRODUCER})
+    raw_produce = producer.produce
+    poll = producer.poll
+
+    def produce(out_topic: str, value: bytes, key: bytes | None) -> None:
+        try:
+            raw_produce(out_topic, value, key)
+        except BufferError:
+            poll(0.05)
+            raw_produce(out_topic, value, key)
+
+    consumer.subscribe([topic])
+    seen = 0
+    start = 0.0
+    while seen < total:
+        messages = consumer.consume(5000, 0.1)
+        if not messages:
+            continue
+        if not start:
+            start = time.perf_counter()
+        for msg in messages:
+            if msg.error() is not None:
+                continue
+            work(msg, produce)
+        seen += len(messages)
+        poll(0)
+    producer.flush(120)
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    return Result("plain confluent-kafka loop", total, elapsed)
+
+
+def run_kstreamlite(
+    bootstrap: str, topology: Topology, total: int, name: str = "kstreamlite", **config: Any
+) -> Result:
+    """Run a topology until its tasks have consumed ``total`` records and outputs are acked."""
+    settings: dict[str, Any] = {
+        "application_id": f"bench-{uuid.uuid4().hex[:6]}",
+        "bootstrap_servers": bootstrap,
+        "consumer_config": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+    }
+    settings.update(config)
+    app = KafkaStreams(topology, StreamsConfig(**settings))
+    thread = app._thread
+    progress: dict[str, float] = {}
+    done = threading.Event()
+
+    def consumed() -> int:
+        return sum(off for task in list(thread.tasks.values()) for off in task.offsets.values())
+
+    def watch() -> None:
+        while not done.is_set():
+            count = consumed()
+            if count and "start" not in progress:
+                progress["start"] = time.perf_counter()
+            if count >= total:
+                collector = thread._collector
+                assert collector is not None
+                collector.flush(120)
+                progress["end"] = time.perf_counter()
+                done.set()
+                return
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    app.start()
+    watcher.start()
+    if not done.wait(600):
+        app.close()
+        raise RuntimeError(f"{name}: did not finish; state {app.state}, error {app.exception}")
+    app.close()
+    if app.exception is not None:
+        raise app.exception
+    return Result(name, total, progress["end"] - progress["start"])
+
+
+def report(results: list[Result], baseline: Result) -> str:
+    lines = [f"{'pipeline':<34} {'records':>9} {'seconds':>8} {'records/s':>11} {'ratio':>6}"]
+    for r in results:
+        lines.append(
+            f"{r.name:<34} {r.records:>9} {r.seconds:>8.2f} {r.rate:>11,.0f} "
+            f"{r.rate / baseline.rate:>6.2f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""Plain confluent-kafka helpers for integration tests: create topics, produce, read back.
+
+Readers use assign() rather than a consumer group, so reading costs no group join.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+# Tests use a short session timeout: a group join then takes ~3 s on Tansu (BROKER-NOTES.md).
+FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+
+
+class KafkaHelper:
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+
+    def create_topic(self, name: str, partitions: int = 1) -> str:
+        futures = self.admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30)
+        for future in futures.values():
+            future.result(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            topics = self.admin.list_topics(timeout=10).topics
+            if name in topics and len(topics[name].partitions) == partitions:
+                return name
+            time.sleep(0.1)
+        raise AssertionError(f"topic {name} did not appear")
+
+    def partitions(self, topic: str) -> int:
+        return len(self.admin.list_topics(topic, timeout=10).topics[topic].partitions)
+
+    def produce(
+        self,
+        topic: str,
+        records: Iterable[tuple[Any, Any]],
+        *,
+        json_values: bool = True,
+        partition: int | None = None,
+        partitioner: str | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> int:
+        """Send ``(key, value)`` pairs; ``partitioner="murmur2_random"`` partitions as the
+        Java client does (librdkafka's own default is CRC32-based); ``headers`` go on every
+        record."""
+        settings: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5}
+        if partitioner is not None:
+            settings["partitioner"] = partitioner
+        producer = Producer(settings)
+        count = 0
+        for key, value in records:
+            key_bytes = key.encode() if isinstance(key, str) else key
+            if json_values and not isinstance(value, bytes | None):
+                value_bytes = orjson.dumps(value)
+            else:
+                value_bytes = value
+            kwargs: dict[str, Any] = {}
+            if partition is not None:
+                kwargs["partition"] = partition
+            if headers is not None:
+                kwargs["headers"] = headers
+            producer.produce(topic, value_bytes, key_bytes, **kwargs)
+            count += 1
+            if count % 10_000 == 0:
+                producer.poll(0)
+        assert producer.flush(30) == 0
+        return count
+
+    def read(
+        self,
+        topic: str,
+        expected: int,
+        *,
+        timeout: float = 60.0,
+        settle: float = 0.0,
+        abort_if: Callable[[], str | None] | None = None,
+    ) -> list[Any]:
+        """Read from the beginning of every partition until ``expected`` records arrived,
+        then keep reading for ``settle`` seconds to catch extras. ``abort_if`` returning a
+        message (say, an app went to ERROR) stops the wait early with that message."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": "kstreamlite-test-reader",
+                "enable.auto.commit": False,
+                "fetch.queue.backoff.ms": 10,
+            }
+        )
+        count = self.partitions(topic)
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(count)])
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        try:
+            while time.monotonic() < deadline:
+                for msg in consumer.consume(1000, 0.2):
+                    error = msg.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            continue
+                        raise AssertionError(f"consumer error: {error}")
+                    out.append(msg)
+                if abort_if is not None and len(out) < expected:
+                    reason = abort_if()
+                    if reason:
+                        raise AssertionError(f"read {len(out)}/{expected} from {topic}: {reason}")
+                if len(out) >= expected:
+                    if settle_until is None:
+                        settle_until = time.monotonic() + settle
+                    if time.monotonic() >= settle_until:
+                        break
+        finally:
+            consumer.close()
+        return out
+
+    def topics(self) -> dict[str, int]:
+        """Every topic on the broker with its partition count."""
+        metadata = self.admin.list_topics(timeout=10)
+        return {name: len(t.partitions) for name, t in metadata.topics.items()}
+
+    def committed(self, group: str, topic: str) -> dict[int, int]:
+        """The group's committed offset per partition of ``topic`` (no group join needed)."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": group,
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            wanted = [TopicPartition(topic, p) for p in range(self.partitions(topic))]
+            return {tp.partition: tp.offset for tp in consumer.committed(wanted, timeout=10)}
+        finally:
+            consumer.close()
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float = 30.0,
+    what: str = "condition",
+    abort_if: Callable[[], str | None] | None = None,
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` on timeout,
+    or at once when ``abort_if`` returns a message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        reason = abort_if() if abort_if is not None else None
+        if reason:
+            raise AssertionError(f"while waiting for {what}: {reason}")
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's Utils.murmur2 (the Java client's default partitioner hash), as a signed int."""
+    length = len(data)
+    m = 0x5BD1E995
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(length // 4):
+        k = int.from_bytes(data[i * 4 : i * 4 + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = data[length & ~3 :]
+    if len(tail) >= 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if len(tail) >= 1:
+        h ^= tail[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def default_partition(key: bytes, num_partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for a non-null key."""
+    return (murmur2(key) & 0x7FFFFFFF) % num_partitions
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound then released at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def headers_dict(msg: Any) -> dict[str, bytes]:
+    return dict(msg.headers() or ())
+
+
+def json_value(msg: Any) -> Any:
+    return orjson.loads(msg.value())
+
+
+def key_str(msg: Any) -> str | None:
+    key = msg.key()
+    return None if key is None else key.decode()
+
+
+def streams_config(
+    application_id: str, bootstrap_servers: str, state_dir: Any, **overrides: Any
+) -> Any:
+    """The StreamsConfig integration tests use: fast commits, fast group joins."""
+    from kstreamlite import StreamsConfig
+
+    settings: dict[str, Any] = {
+        "application_id": application_id,
+        "bootstrap_servers": bootstrap_servers,
+        "commit_interval_ms": 200,
+        "consumer_config": dict(FAST_GROUP),
+        "state_dir": str(state_dir),
+    }
+    settings.update(overrides)
+    return StreamsConfig(**settings)
+
+
+def failed(*apps: Any) -> str | None:
+    """A message naming the first app in ERROR, else None (for ``abort_if``/``wait_until``)."""
+    from kstreamlite import State
+
+    for app in apps:
+        if app is not None and app.state is State.ERROR:
+            return f"app {app.config.application_id} failed: {app.exception!r}"
+    return None
+
+
+def close_all(*apps: Any) -> None:
+    """Close every app that was created (for finally blocks); tests that care about the
+    result of close() assert on it themselves."""
+    for app in apps:
+        if app is not None:
+            app.close(30_000)
