@@ -142,14 +142,16 @@ class ErrorHandling:
         )
 
     def _failure(self, exc: BaseException, ctx: ErrorContext) -> KStreamliteError:
-        where = dict(topic=ctx.topic, partition=ctx.partition, offset=ctx.offset)
         hint = (
             f"set {ctx.stage}_exception_handler='log_and_continue' (optionally with "
             "dead_letter_queue_topic) to skip such records"
         )
         if ctx.stage == "deserialization":
             return SerializationError(
-                f"cannot deserialize record: {type(exc).__name__}: {exc}; {hint}", **where
+                f"cannot deserialize record: {type(exc).__name__}: {exc}; {hint}",
+                topic=ctx.topic,
+                partition=ctx.partition,
+                offset=ctx.offset,
             )
         if ctx.stage == "processing":
             return ProcessingError(
@@ -157,7 +159,9 @@ class ErrorHandling:
                 f"processing topic {ctx.topic!r} partition {ctx.partition} offset {ctx.offset}"
                 f" (task {ctx.task_id}); {hint}\n{_short_traceback(exc)}",
                 processor=ctx.processor,
-                **where,
+                topic=ctx.topic,
+                partition=ctx.partition,
+                offset=ctx.offset,
             )
         return ProductionError(
             f"production failed for the record from topic {ctx.topic!r} partition "

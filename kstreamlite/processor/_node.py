@@ -7,7 +7,7 @@ arguments (no Record object, no dispatch table) is deliberate: this is the hot p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,11 +41,11 @@ class NodeContext:
     __slots__ = ("children", "downstream", "name", "stores", "task")
 
     def __init__(
-        self, task: StreamTask, name: str, children: dict[str, Forward], stores: Sequence[str]
+        self, task: StreamTask, name: str, children: Mapping[str, Forward], stores: Sequence[str]
     ) -> None:
         self.task = task
         self.name = name
-        self.children = children
+        self.children = dict(children)
         self.downstream = fanout(list(children.values()))
         self.stores = tuple(stores)
 

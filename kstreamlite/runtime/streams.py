@@ -153,7 +153,7 @@ class KafkaStreams:
     def _install_signal_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
-        previous = {}
+        previous: dict[int, Any] = {}
 
         def stop(signum: int, frame: Any) -> None:
             log.info("received signal %d; closing", signum)

@@ -9,7 +9,7 @@ exactly this code.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -88,14 +88,14 @@ class StreamTask:
                     d.value_serde or value_serde,
                     d.timestamp_extractor,
                 )
-                for topic in actual:
-                    self.sources[topic] = node
+                for source_topic in actual:
+                    self.sources[source_topic] = node
             elif isinstance(d, SinkDef):
-                topic = d.topic
-                if topic is not None and d.internal:
-                    topic = topic_for(topic)
+                sink_topic = d.topic
+                if sink_topic is not None and d.internal:
+                    sink_topic = topic_for(sink_topic)
                 node = SinkNode(
-                    topic,
+                    sink_topic,
                     d.topic_extractor,
                     d.key_serde or key_serde,
                     d.value_serde or value_serde,
@@ -132,7 +132,7 @@ class StreamTask:
 
     # ---- processing ----
 
-    def process(self, batches: dict[TopicPartition, Sequence[Message]]) -> None:
+    def process(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
         """Process one poll's records of this task, in timestamp order across its partitions."""
         if len(batches) == 1:
             (((topic, partition), messages),) = batches.items()
@@ -171,7 +171,7 @@ class StreamTask:
             self.offsets[(topic, partition)] = messages[-1].offset() + 1
             self.consumed[topic] = self.consumed.get(topic, 0) + len(messages)
 
-    def _process_merged(self, batches: dict[TopicPartition, Sequence[Message]]) -> None:
+    def _process_merged(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
         """Kafka Streams' PartitionGroup: always take the buffered head with the lowest time."""
         queues = []
         for (topic, _partition), messages in batches.items():
