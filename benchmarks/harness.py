@@ -102,8 +102,11 @@ def run_plain_loop(
 ) -> Result:
     """The ceiling: consume in batches, ``work(msg, produce)`` per record, produce, flush."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"plain-{uuid.uuid4().hex[:6]}",
-         **TUNED_CONSUMER}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"plain-{uuid.uuid4().hex[:6]}",
+            **TUNED_CONSUMER,
+        }
     )
     producer = Producer({"bootstrap.servers": bootstrap, **TUNED_PRODUCER})
     raw_produce = producer.produce

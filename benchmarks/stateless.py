@@ -69,7 +69,11 @@ def main() -> None:
     args = parser.parse_args()
     with broker() as bootstrap:
         tag = uuid.uuid4().hex[:6]
-        source, sink_plain, sink_ks = f"bench-in-{tag}", f"bench-out-plain-{tag}", f"bench-out-ks-{tag}"
+        source, sink_plain, sink_ks = (
+            f"bench-in-{tag}",
+            f"bench-out-plain-{tag}",
+            f"bench-out-ks-{tag}",
+        )
         create_topics(bootstrap, PARTITIONS, source, sink_plain, sink_ks)
         total = fill(bootstrap, source, generate(args.records))
         plain, ours = [], []
@@ -77,7 +81,9 @@ def main() -> None:
             plain.append(run_plain_loop(bootstrap, source, total, plain_work(sink_plain)))
             ours.append(run_kstreamlite(bootstrap, topology(source, sink_ks), total))
         best_plain = max(plain, key=lambda r: r.rate)
-        print(f"stateless pipeline, {total:,} records, {PARTITIONS} partitions, {args.rounds} rounds")
+        print(
+            f"stateless pipeline, {total:,} records, {PARTITIONS} partitions, {args.rounds} rounds"
+        )
         print(report(plain + ours, best_plain))
         ratio = statistics.median(r.rate for r in ours) / statistics.median(r.rate for r in plain)
         print(f"median ratio kstreamlite / plain loop: {ratio:.2f} (target >= 0.85)")

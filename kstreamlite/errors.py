@@ -9,6 +9,10 @@ from __future__ import annotations
 class KStreamliteError(Exception):
     """Base of every kstreamlite error, so callers can catch them all at once."""
 
+    #: Set on the error an exception handler raised to fail a task, so the layers it
+    #: passes through re-raise it instead of handling the same record twice.
+    handled = False
+
 
 class TopologyError(KStreamliteError):
     """The topology is built wrongly (unknown node, duplicate name, missing argument)."""

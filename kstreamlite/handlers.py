@@ -84,7 +84,9 @@ class ErrorHandling:
         dead_lettered = self._dead_letter(exc, ctx)
         self._log(exc, ctx, decision)
         if decision is HandlerResponse.FAIL:
-            raise self._failure(exc, ctx) from exc
+            failure = self._failure(exc, ctx)
+            failure.handled = True
+            raise failure from exc
         self.skipped += 1
         self._metrics.record_skipped(ctx.stage, ctx.topic, dead_lettered)
 

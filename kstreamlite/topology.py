@@ -276,7 +276,9 @@ class Topology:
         """Kafka Streams' TopologyDescription layout."""
         lines = ["Topologies:"]
         for sub in self.subtopologies():
-            lines.append(f"   Sub-topology: {sub.id}")
+            # Kafka's quirk, kept so tools that parse it work: only the first gets 3 spaces.
+            indent = "   " if sub.id == 0 else "  "
+            lines.append(f"{indent}Sub-topology: {sub.id}")
             for name in sub.nodes:
                 node = self._nodes[name]
                 if isinstance(node, SourceDef):
@@ -287,7 +289,7 @@ class Topology:
                     else:
                         fn = node.topic_extractor
                         label = getattr(fn, "__qualname__", type(fn).__name__)
-                        lines.append(f"    Sink: {name} (extractor: {label})")
+                        lines.append(f"    Sink: {name} (extractor class: {label})")
                 else:
                     stores = ", ".join(node.stores)  # type: ignore[attr-defined]
                     lines.append(f"    Processor: {name} (stores: [{stores}])")
@@ -296,7 +298,7 @@ class Topology:
                 if node.parents:
                     lines.append(f"      <-- {', '.join(node.parents)}")
             lines.append("")
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:
         return self.describe()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import SerializationError, TopologyError
+from ..errors import ProductionError, SerializationError, TopologyError
 from ..handlers import ErrorContext
 from ..processor._node import NodeContext, NodeProcessor
 from ..serdes import Serde
@@ -137,6 +137,8 @@ class SinkNode(NodeProcessor):
             self._serialization_failed(exc, topic, key, value, timestamp, headers)
             return
         partition = -1 if self.partitioner is None else self._partition(topic, key, value)
+        if partition is None:
+            return  # the production handler chose to skip it
         if timestamp < 0:
             timestamp = 0
         try:
@@ -166,17 +168,20 @@ class SinkNode(NodeProcessor):
         self.topic_produced[topic] = self.topic_produced.get(topic, 0) + 1
         return topic
 
-    def _partition(self, topic: str, key: Any, value: Any) -> int:
+    def _partition(self, topic: str, key: Any, value: Any) -> int | None:
+        """The partitioner's choice (-1: the default partitioner), None to skip the record."""
         count = self.task.collector.partition_count(topic)
         chosen = self.partitioner(topic, key, value, count)  # type: ignore[misc]
         if chosen is None:
             return -1
-        if not isinstance(chosen, int) or not 0 <= chosen < count:
-            raise TopologyError(
-                f"sink {self.name!r}: partitioner returned {chosen!r} for topic {topic!r}, "
-                f"which has {count} partitions; return 0..{count - 1} or None"
-            )
-        return chosen
+        if isinstance(chosen, int) and 0 <= chosen < count:
+            return chosen
+        error = ProductionError(
+            f"sink {self.name!r}: partitioner returned {chosen!r} for topic {topic!r}, "
+            f"which has {count} partitions; return 0..{count - 1} or None"
+        )
+        self._production_failed(error, None)
+        return None
 
     def _serialization_failed(
         self, exc: BaseException, topic: str, key: Any, value: Any, timestamp: int, headers: Any
@@ -187,12 +192,18 @@ class SinkNode(NodeProcessor):
             what = f"{type(value).__name__} value with serde {self.value_serde.name}"
         except Exception:
             what = f"{type(key).__name__} key with serde {self.key_serde.name}"
-        msg = self.task.current
         error = SerializationError(
             f"sink {self.name!r} cannot serialize a {what} for topic {topic!r}: "
             f"{type(exc).__name__}: {exc}"
         )
         error.__cause__ = exc
+        self._production_failed(error, headers, timestamp)
+
+    def _production_failed(
+        self, error: BaseException, headers: Any, timestamp: int | None = None
+    ) -> None:
+        """Hand a record this sink cannot send to the production exception handler."""
+        msg = self.task.current
         self.task.errors.handle(
             error,
             ErrorContext(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
-from ..errors import KStreamliteError, TopologyError
+from ..errors import TopologyError
 from ..handlers import ErrorContext, ErrorHandling, failing_node_name
 from ..processor._node import NodeContext, NodeProcessor
 from ..serdes import Serde
@@ -163,8 +163,6 @@ class StreamTask:
                 if ts > stream_time:
                     stream_time = self.stream_time = ts
                 down(key, value, ts, msg.headers())
-            except KStreamliteError:
-                raise
             except Exception as exc:
                 self._processing_failed(msg, exc)
         if messages:
@@ -183,8 +181,6 @@ class StreamTask:
                 if ts > self.stream_time:
                     self.stream_time = ts
                 down(key, value, ts, msg.headers())
-            except KStreamliteError:
-                raise
             except Exception as exc:
                 self._processing_failed(msg, exc)
         for (topic, partition), messages in batches.items():
@@ -220,6 +216,8 @@ class StreamTask:
         self.errors.handle(exc, self._error_context("deserialization", msg, None))
 
     def _processing_failed(self, msg: Message, exc: BaseException) -> None:
+        if getattr(exc, "handled", False):
+            raise exc  # a handler already decided to fail; don't handle it twice
         node = failing_node_name(exc)
         self.errors.handle(exc, self._error_context("processing", msg, node))
 
