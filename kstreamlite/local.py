@@ -123,7 +123,9 @@ class LocalBroker:
             return
         process.terminate()
         try:
-            process.wait(timeout=5)
+            # It waits for connected clients to leave; memory-only, so nothing is lost by
+            # not waiting long.
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)

@@ -40,6 +40,12 @@ class KafkaStreams:
         if not isinstance(config, StreamsConfig):
             raise ConfigError("config must be a StreamsConfig or a dict of its fields")
         config.require_bootstrap_servers()
+        if config.processing_guarantee == "exactly_once_v2":
+            raise ConfigError(
+                "processing_guarantee='exactly_once_v2' is not implemented in this version of "
+                "kstreamlite (transactions are planned); use 'at_least_once'. Refusing rather "
+                "than silently giving at-least-once."
+            )
         topology.subtopologies()  # fail now, not in the background, on a broken graph
         self.topology = topology
         self.config = config
@@ -70,6 +76,10 @@ class KafkaStreams:
     def _transition(self, new: State) -> None:
         with self._state_lock:
             old = self._state
+            if old is State.PENDING_SHUTDOWN and new in (State.PENDING_ERROR, State.ERROR):
+                # As in Kafka Streams: a failure while closing still ends in NOT_RUNNING;
+                # the error stays readable in ``exception``.
+                new = State.NOT_RUNNING
             if new is old and new is not State.REBALANCING:
                 return
             if new not in TRANSITIONS[old]:

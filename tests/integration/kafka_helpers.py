@@ -82,6 +82,7 @@ class KafkaHelper:
         timeout: float = 60.0,
         settle: float = 0.0,
         abort_if: Callable[[], str | None] | None = None,
+        read_committed: bool = False,
     ) -> list[Any]:
         """Read from the beginning of every partition until ``expected`` records arrived,
         then keep reading for ``settle`` seconds to catch extras. ``abort_if`` returning a
@@ -92,6 +93,7 @@ class KafkaHelper:
                 "group.id": "kstreamlite-test-reader",
                 "enable.auto.commit": False,
                 "fetch.queue.backoff.ms": 10,
+                "isolation.level": "read_committed" if read_committed else "read_uncommitted",
             }
         )
         count = self.partitions(topic)

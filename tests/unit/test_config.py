@@ -212,3 +212,18 @@ def test_require_bootstrap_servers_returns_the_configured_value():
 def test_require_bootstrap_servers_without_one_names_the_environment_variable():
     with pytest.raises(ConfigError, match="KSTREAMLITE_BOOTSTRAP_SERVERS"):
         StreamsConfig(application_id="app").require_bootstrap_servers()
+
+
+def test_exactly_once_is_refused_clearly_until_transactions_exist():
+    from kstreamlite import KafkaStreams, StreamsBuilder
+    from kstreamlite.errors import ConfigError
+
+    builder = StreamsBuilder()
+    builder.stream("in").to("out")
+    config = StreamsConfig(
+        application_id="eos",
+        bootstrap_servers="127.0.0.1:9",
+        processing_guarantee="exactly_once_v2",
+    )
+    with pytest.raises(ConfigError, match=r"exactly_once_v2.*not implemented.*at_least_once"):
+        KafkaStreams(builder.build(), config)
