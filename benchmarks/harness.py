@@ -170,7 +170,7 @@ def run_kstreamlite(
                 progress["end"] = time.perf_counter()
                 done.set()
                 return
-            time.sleep(0.002)
+            time.sleep(0.01)  # coarse on purpose: each wake-up takes the GIL from the app
 
     watcher = threading.Thread(target=watch, daemon=True)
     app.start()
