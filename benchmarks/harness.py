@@ -20,26 +20,18 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kstreamlite import KafkaStreams, StreamsConfig, Topology
+from kstreamlite.runtime.clients import THROUGHPUT_CONSUMER, THROUGHPUT_PRODUCER
 
 # The plain loop gets the same tuned consumer settings kstreamlite uses (DESIGN.md: a
 # ceiling measured with librdkafka's throttled defaults is no ceiling).
 TUNED_CONSUMER = {
-    "fetch.queue.backoff.ms": 10,
-    "queued.min.messages": 100_000,
+    **THROUGHPUT_CONSUMER,
     "session.timeout.ms": 6000,
     "heartbeat.interval.ms": 1000,
     "auto.offset.reset": "earliest",
     "enable.auto.commit": False,
-    "partition.assignment.strategy": "range",
 }
-TUNED_PRODUCER = {
-    "partitioner": "murmur2_random",
-    "acks": "all",
-    "linger.ms": 5,
-    "batch.num.messages": 10_000,
-    "queue.buffering.max.messages": 1_000_000,
-    "queue.buffering.max.kbytes": 1_048_576,
-}
+TUNED_PRODUCER = THROUGHPUT_PRODUCER
 
 
 @dataclass

@@ -24,18 +24,33 @@ def _common(config: StreamsConfig, role: str) -> dict[str, Any]:
     }
 
 
+# Throughput settings, shared with the benchmarks' plain-loop ceiling so both are tuned alike.
+THROUGHPUT_CONSUMER: dict[str, Any] = {
+    # Co-partitioned topics must land on the same instance; only range does that.
+    "partition.assignment.strategy": "range",
+    "fetch.queue.backoff.ms": 10,
+    "queued.min.messages": 100_000,
+}
+THROUGHPUT_PRODUCER: dict[str, Any] = {
+    # murmur2 of the key bytes, random for null keys: the Java client's default.
+    "partitioner": "murmur2_random",
+    "acks": "all",
+    "linger.ms": 5,
+    "batch.num.messages": 10_000,
+    "queue.buffering.max.messages": 1_000_000,
+    "queue.buffering.max.kbytes": 1_048_576,
+}
+
+
 def consumer_config(config: StreamsConfig) -> dict[str, Any]:
     settings = _common(config, "consumer")
     settings.update(
         {
+            **THROUGHPUT_CONSUMER,
             "group.id": config.application_id,
-            # Co-partitioned topics must land on the same instance; only range does that.
-            "partition.assignment.strategy": "range",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "fetch.queue.backoff.ms": 10,
-            "queued.min.messages": 100_000,
             "session.timeout.ms": 45_000,
             "isolation.level": "read_committed"
             if config.processing_guarantee == "exactly_once_v2"
@@ -48,18 +63,7 @@ def consumer_config(config: StreamsConfig) -> dict[str, Any]:
 
 def producer_config(config: StreamsConfig) -> dict[str, Any]:
     settings = _common(config, "producer")
-    settings.update(
-        {
-            # murmur2 of the key bytes, random for null keys: the Java client's default.
-            "partitioner": "murmur2_random",
-            "acks": "all",
-            "linger.ms": 5,
-            "batch.num.messages": 10_000,
-            "queue.buffering.max.messages": 1_000_000,
-            "queue.buffering.max.kbytes": 1_048_576,
-            "delivery.report.only.error": True,
-        }
-    )
+    settings.update({**THROUGHPUT_PRODUCER, "delivery.report.only.error": True})
     settings.update(config.producer_config)
     return settings
 

@@ -22,37 +22,37 @@ NODE_LINES = "__kstreamlite_node_lines__"
 _counter = itertools.count()
 
 
-def _step(node: NodeProcessor, i: int, ns: dict[str, Any]) -> list[str] | None:
-    """The code of one fusable operator, or None if it cannot be fused."""
-    kind = type(node)
-    if kind is ops.Filter:
-        ns[f"f{i}"] = node.pred  # type: ignore[attr-defined]
-        return [f"if not f{i}(k, v): return"]
-    if kind is ops.FilterNot:
-        ns[f"f{i}"] = node.pred  # type: ignore[attr-defined]
-        return [f"if f{i}(k, v): return"]
-    if kind is ops.Map:
-        ns[f"f{i}"] = node.fn  # type: ignore[attr-defined]
-        ns["not_a_pair"] = ops.not_a_pair
-        return [
-            f"pair = f{i}(k, v)",
+# Operator class -> (attribute holding the user function, lines using it as f{i}).
+_STEPS: dict[type, tuple[str | None, tuple[str, ...]]] = {
+    ops.Filter: ("pred", ("if not f{i}(k, v): return",)),
+    ops.FilterNot: ("pred", ("if f{i}(k, v): return",)),
+    ops.Map: (
+        "fn",
+        (
+            "pair = f{i}(k, v)",
             "try:",
             "    k, v = pair",
             "except (TypeError, ValueError):",
             "    not_a_pair('map', pair)",
-        ]
-    if kind is ops.MapValues:
-        ns[f"f{i}"] = node.fn  # type: ignore[attr-defined]
-        return [f"v = f{i}(v)"]
-    if kind is ops.SelectKey:
-        ns[f"f{i}"] = node.fn  # type: ignore[attr-defined]
-        return [f"k = f{i}(k, v)"]
-    if kind is ops.Peek:
-        ns[f"f{i}"] = node.fn  # type: ignore[attr-defined]
-        return [f"f{i}(k, v)"]
-    if kind is ops.PassThrough:
-        return []
-    return None
+        ),
+    ),
+    ops.MapValues: ("fn", ("v = f{i}(v)",)),
+    ops.SelectKey: ("fn", ("k = f{i}(k, v)",)),
+    ops.Peek: ("fn", ("f{i}(k, v)",)),
+    ops.PassThrough: (None, ()),
+}
+
+
+def _step(node: NodeProcessor, i: int, ns: dict[str, Any]) -> list[str] | None:
+    """The code of one fusable operator, or None if it cannot be fused."""
+    spec = _STEPS.get(type(node))
+    if spec is None:
+        return None
+    attribute, lines = spec
+    if attribute is not None:
+        ns[f"f{i}"] = getattr(node, attribute)
+    ns["not_a_pair"] = ops.not_a_pair
+    return [line.replace("{i}", str(i)) for line in lines]
 
 
 def _sink(node: SinkNode, i: int, ns: dict[str, Any]) -> list[str] | None:

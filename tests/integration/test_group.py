@@ -32,6 +32,22 @@ def _doubling_topology(source: str, sink: str):
     return builder.build()
 
 
+def _two_instances(
+    app_id: str, source: str, sink: str, bootstrap_servers: str, tmp_path
+) -> tuple[KafkaStreams, KafkaStreams]:
+    """Two started members of one application, each with its own state directory."""
+    apps = tuple(
+        KafkaStreams(
+            _doubling_topology(source, sink),
+            streams_config(app_id, bootstrap_servers, tmp_path / name),
+        )
+        for name in ("a", "b")
+    )
+    for app in apps:
+        app.start()
+    return apps[0], apps[1]
+
+
 def _task_ids(app: KafkaStreams) -> set[str]:
     # The stream thread mutates this dict; copying it may race with a rebalance.
     for _ in range(10):
@@ -63,16 +79,7 @@ def test_two_instances_split_partitions(
     all_tasks = {f"0_{p}" for p in range(4)}
     first = second = None
     try:
-        first = KafkaStreams(
-            _doubling_topology(source, sink),
-            streams_config(app_id, bootstrap_servers, tmp_path / "a"),
-        )
-        second = KafkaStreams(
-            _doubling_topology(source, sink),
-            streams_config(app_id, bootstrap_servers, tmp_path / "b"),
-        )
-        first.start()
-        second.start()
+        first, second = _two_instances(app_id, source, sink, bootstrap_servers, tmp_path)
 
         def split_settled() -> bool:
             if first.state is not State.RUNNING or second.state is not State.RUNNING:
@@ -163,16 +170,7 @@ def test_survivor_takes_over_when_an_instance_closes(
     app_id = f"failover-{unique}"
     leaving = staying = None
     try:
-        leaving = KafkaStreams(
-            _doubling_topology(source, sink),
-            streams_config(app_id, bootstrap_servers, tmp_path / "a"),
-        )
-        staying = KafkaStreams(
-            _doubling_topology(source, sink),
-            streams_config(app_id, bootstrap_servers, tmp_path / "b"),
-        )
-        leaving.start()
-        staying.start()
+        leaving, staying = _two_instances(app_id, source, sink, bootstrap_servers, tmp_path)
         abort = lambda: failed(leaving, staying)  # noqa: E731
         wait_until(
             lambda: all(a.state is State.RUNNING and _task_ids(a) for a in (leaving, staying)),

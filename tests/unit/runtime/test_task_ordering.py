@@ -11,33 +11,14 @@ from kstreamlite.metrics import StreamsMetrics
 from kstreamlite.runtime.nodes import Collector
 from kstreamlite.runtime.task import StreamTask
 from kstreamlite.serdes import JSON, STRING
+from kstreamlite.testing.driver import _Message
+from kstreamlite.testing.topics import StoredRecord
 
 
-class FakeMessage:
-    def __init__(self, topic: str, offset: int, timestamp: int, value: Any) -> None:
-        self._topic, self._offset, self._ts = topic, offset, timestamp
-        self._value = JSON.serialize(value)
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-    def key(self) -> bytes | None:
-        return STRING.serialize("k")
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def headers(self) -> Any:
-        return None
+def message(topic: str, offset: int, timestamp: int, value: Any) -> _Message:
+    return _Message(
+        topic, offset, StoredRecord(STRING.serialize("k"), JSON.serialize(value), timestamp, ())
+    )
 
 
 class ListCollector(Collector):
@@ -73,8 +54,8 @@ def make_task(topics: list[str]) -> tuple[StreamTask, ListCollector]:
 
 def test_records_of_two_partitions_are_processed_in_timestamp_order():
     task, out = make_task(["a", "b"])
-    a = [FakeMessage("a", i, ts, f"a{i}") for i, ts in enumerate([10, 30, 50])]
-    b = [FakeMessage("b", i, ts, f"b{i}") for i, ts in enumerate([20, 40, 60])]
+    a = [message("a", i, ts, f"a{i}") for i, ts in enumerate([10, 30, 50])]
+    b = [message("b", i, ts, f"b{i}") for i, ts in enumerate([20, 40, 60])]
     task.process({("a", 0): a, ("b", 0): b})
     assert [JSON.deserialize(v) for _, v, _ in out.records] == ["a0", "b0", "a1", "b1", "a2", "b2"]
     assert [ts for _, _, ts in out.records] == [10, 20, 30, 40, 50, 60]
@@ -84,8 +65,8 @@ def test_records_of_two_partitions_are_processed_in_timestamp_order():
 
 def test_out_of_order_records_keep_their_partition_order_and_stream_time_never_drops():
     task, out = make_task(["a", "b"])
-    a = [FakeMessage("a", 0, 50, "a0"), FakeMessage("a", 1, 5, "a1")]  # late record in a
-    b = [FakeMessage("b", 0, 20, "b0")]
+    a = [message("a", 0, 50, "a0"), message("a", 1, 5, "a1")]  # late record in a
+    b = [message("b", 0, 20, "b0")]
     task.process({("a", 0): a, ("b", 0): b})
     # b0 (20) goes before a0 (50); a1 stays behind a0 although its timestamp is lower.
     assert [JSON.deserialize(v) for _, v, _ in out.records] == ["b0", "a0", "a1"]
@@ -94,7 +75,7 @@ def test_out_of_order_records_keep_their_partition_order_and_stream_time_never_d
 
 def test_single_partition_batches_keep_arrival_order():
     task, out = make_task(["a"])
-    batch = [FakeMessage("a", i, ts, i) for i, ts in enumerate([30, 10, 20])]
+    batch = [message("a", i, ts, i) for i, ts in enumerate([30, 10, 20])]
     task.process({("a", 0): batch})
     assert [JSON.deserialize(v) for _, v, _ in out.records] == [0, 1, 2]
     assert task.offsets == {("a", 0): 3}
