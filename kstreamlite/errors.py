@@ -73,5 +73,9 @@ class BrokerUnavailableError(KStreamliteError):
     """No broker answered at the configured bootstrap servers within the start-up timeout."""
 
 
+class InvalidStateStoreError(KStreamliteError):
+    """A store cannot be queried now (rebalancing) or does not exist."""
+
+
 class IllegalStateError(KStreamliteError):
     """An operation was called in a state that does not allow it (for example start() twice)."""

@@ -90,6 +90,24 @@ class ErrorHandling:
         self.skipped += 1
         self._metrics.record_skipped(ctx.stage, ctx.topic, dead_lettered)
 
+    def count_dropped(
+        self, reason: str, origin: tuple[str, int, int] | None, processor: str | None
+    ) -> None:
+        """A record an operator drops by design (Kafka Streams does the same), counted."""
+        topic = origin[0] if origin else None
+        self.skipped += 1
+        self._metrics.record_skipped(reason, topic, False)
+        kind = ("dropped", reason, processor)
+        if kind not in self._seen:
+            self._seen.add(kind)
+            log.warning(
+                "processor %s dropped a record (%s) from %s; further drops are only counted "
+                "(kstreamlite_skipped_records_total)",
+                processor,
+                reason,
+                origin,
+            )
+
     def _decide(self, exc: BaseException, ctx: ErrorContext) -> HandlerResponse:
         handler = self._handlers[ctx.stage]
         if handler == "log_and_fail":

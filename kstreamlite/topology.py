@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import TopologyError
 from .serdes import Serde
+from .state.builders import KeyValueStoreBuilder
 
 if TYPE_CHECKING:
     from .processor._node import NodeProcessor
@@ -82,6 +83,7 @@ class Topology:
         self._nodes: dict[str, NodeDef] = {}
         self._topic_to_source: dict[str, str] = {}
         self._repartition_topics: dict[str, RepartitionTopic] = {}
+        self._stores: dict[str, KeyValueStoreBuilder] = {}
         self._counter = 0
 
     # ---- construction (the low-level Processor API, also what the DSL calls) ----
@@ -165,6 +167,37 @@ class Topology:
         self._add(node, parents)
         return self
 
+    def add_state_store(self, builder: KeyValueStoreBuilder, *processors: str) -> Topology:
+        """Register a store and connect it to processors (which may also be added later)."""
+        if not isinstance(builder, KeyValueStoreBuilder):
+            raise TopologyError(
+                f"add_state_store() takes a store builder from kstreamlite.state.Stores, "
+                f"not {type(builder).__name__}"
+            )
+        existing = self._stores.get(builder.name)
+        if existing is not None and existing is not builder:
+            raise TopologyError(f"a different state store named {builder.name!r} already exists")
+        self._stores[builder.name] = builder
+        for name in processors:
+            self.connect_store(builder.name, name)
+        return self
+
+    def connect_store(self, store: str, processor: str) -> None:
+        if store not in self._stores:
+            raise TopologyError(
+                f"state store {store!r} is not registered; add it with "
+                "builder.add_state_store(Stores.key_value_store_builder(...))"
+            )
+        node = self._nodes.get(processor)
+        if not isinstance(node, ProcessorDef):
+            raise TopologyError(f"cannot connect store {store!r}: {processor!r} is no processor")
+        if store not in node.stores:
+            node.stores.append(store)
+
+    @property
+    def store_builders(self) -> dict[str, KeyValueStoreBuilder]:
+        return dict(self._stores)
+
     def add_repartition_topic(self, suffix: str, num_partitions: int | None = None) -> None:
         if suffix in self._repartition_topics:
             raise TopologyError(
@@ -186,6 +219,12 @@ class Topology:
                 f"a node named {node.name!r} already exists; names must be unique "
                 "(pass another name=)"
             )
+        for store in node.stores if isinstance(node, ProcessorDef) else ():
+            if store not in self._stores:
+                raise TopologyError(
+                    f"processor {node.name!r}: state store {store!r} is not registered; "
+                    "add it with builder.add_state_store(...) first"
+                )
         for parent in parents:
             parent_node = self._nodes.get(parent)
             if parent_node is None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TopologyError
 from ..serdes import Serde
+from ..state.builders import KeyValueStoreBuilder
 from ..topology import Topology
 
 if TYPE_CHECKING:
@@ -58,6 +59,11 @@ class StreamsBuilder:
             watermark=watermark,
         )
         return KStream(self, node, key_serde, value_serde)
+
+    def add_state_store(self, store_builder: KeyValueStoreBuilder) -> StreamsBuilder:
+        """Register a store for Processor API processors (``process(..., stores=[name])``)."""
+        self._topology.add_state_store(store_builder)
+        return self
 
     def build(self) -> Topology:
         if not self._topology.nodes:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..processor._node import NodeProcessor
     from ..topology import Partitioner
     from .builder import StreamsBuilder
+    from .grouped import KGroupedStream
 
 
 def _require_callable(fn: Any, what: str) -> None:
@@ -199,6 +200,37 @@ class KStream:
         )
         return KStream(self._builder, source, key_serde, value_serde)
 
+    # ---- grouping ----
+
+    def group_by_key(
+        self,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        name: str | None = None,
+    ) -> KGroupedStream:
+        """Group by the current key (repartitioning first if an earlier step changed it)."""
+        from .grouped import KGroupedStream
+
+        return KGroupedStream(
+            self, key_serde or self.key_serde, value_serde or self.value_serde, name
+        )
+
+    def group_by(
+        self,
+        key_selector: Callable[[Any, Any], Any],
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        name: str | None = None,
+    ) -> KGroupedStream:
+        """Group by ``key_selector(key, value)``; records are repartitioned by the new key."""
+        from .grouped import KGroupedStream
+
+        _require_callable(key_selector, "group_by key selector")
+        selected = self.select_key(key_selector)
+        return KGroupedStream(selected, key_serde, value_serde or self.value_serde, name)
+
     # ---- Processor API ----
 
     def process(
@@ -211,10 +243,6 @@ class KStream:
         """Run a user Processor per task; the result is the stream of what it forwards."""
         _require_callable(processor_factory, "processor_factory")
         store_names = list(stores)
-        for store in store_names:
-            raise TopologyError(
-                f"process(): state store {store!r} is not registered with this builder"
-            )
         node = name or self._builder.new_name("KSTREAM-PROCESSOR-")
         self._builder.topology.add_processor(
             node, lambda: ProcessNode(processor_factory), self._node, stores=store_names

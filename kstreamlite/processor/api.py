@@ -6,8 +6,11 @@ A Processor sees Records one at a time and forwards what it likes through its co
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .._time import to_millis
 from ..errors import TopologyError
 from ..records import Record
 from ._node import Forward, NodeContext, NodeProcessor
@@ -21,6 +24,10 @@ class PunctuationType(enum.Enum):
 
     STREAM_TIME = "stream_time"
     WALL_CLOCK_TIME = "wall_clock_time"
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
 
 
 class Processor:
@@ -39,9 +46,16 @@ class Processor:
 class ProcessorContext:
     """A processor's view of the task that runs it; one per processor instance."""
 
-    def __init__(self, task: StreamTask, node_name: str, children: dict[str, Forward]) -> None:
+    def __init__(
+        self,
+        task: StreamTask,
+        node_name: str,
+        children: dict[str, Forward],
+        stores: Sequence[str] = (),
+    ) -> None:
         self._task = task
         self._node_name = node_name
+        self._stores = tuple(stores)
         self._children = children
         self._all = list(children.values())
 
@@ -64,6 +78,31 @@ class ProcessorContext:
                 f"its children are {sorted(self._children)}"
             )
         target(*args)
+
+    def schedule(
+        self,
+        interval: int | timedelta,
+        punctuation_type: PunctuationType,
+        callback: Callable[[int], Any],
+    ) -> Cancellable:
+        """Call ``callback(timestamp)`` every ``interval`` of stream time or wall-clock time."""
+        if not isinstance(punctuation_type, PunctuationType):
+            raise TypeError(
+                "punctuation_type must be PunctuationType.STREAM_TIME or WALL_CLOCK_TIME"
+            )
+        return self._task.schedule(
+            to_millis(interval, "interval"), punctuation_type, callback, self._node_name
+        )
+
+    def get_state_store(self, name: str) -> Any:
+        """A store connected to this processor (``process(..., stores=[name])``)."""
+        if name not in self._stores:
+            raise TopologyError(
+                f"processor {self._node_name!r} is not connected to store {name!r}; connected "
+                f"stores: {sorted(self._stores)}. Pass stores=[{name!r}] to process()"
+            )
+        assert self._task.state is not None
+        return self._task.state.stores[name]
 
     def commit(self) -> None:
         """Ask for a commit as soon as the current record is done."""
@@ -110,7 +149,7 @@ class ProcessNode(NodeProcessor):
         self.user = user
         init = getattr(user, "init", None)
         if init is not None:
-            init(ProcessorContext(context.task, context.name, context.children))
+            init(ProcessorContext(context.task, context.name, context.children, context.stores))
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
         self.user.process(Record(key, value, timestamp, headers))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..processor import _operators as ops
+from ..processor._aggregate import ToStream
 from ..processor._node import Forward, NodeProcessor
 from .nodes import SinkNode
 
@@ -40,6 +41,7 @@ _STEPS: dict[type, tuple[str | None, tuple[str, ...]]] = {
     ops.SelectKey: ("fn", ("k = f{i}(k, v)",)),
     ops.Peek: ("fn", ("f{i}(k, v)",)),
     ops.PassThrough: (None, ()),
+    ToStream: (None, ("v = v[0]",)),
 }
 
 

@@ -65,7 +65,26 @@ class TopicManager:
         resolved = {t: counts[t] for t in topology.source_topics()}
         resolved.update({self.actual(s): n for s, n in wanted.items()})
         self._check_copartitioning(topology, resolved)
+        changelogs = self._changelog_counts(topology, resolved)
+        self._create(changelogs, counts, {"cleanup.policy": "compact"})
+        resolved.update({self.actual(s): n for s, n in changelogs.items()})
         return resolved
+
+    def _changelog_counts(self, topology: Topology, counts: dict[str, int]) -> dict[str, int]:
+        """One changelog partition per task: as many as the store's sub-topology has inputs."""
+        result = {}
+        for sub in topology.subtopologies():
+            inputs = [
+                counts[self.actual(t) if t in topology.repartition_topics else t]
+                for t in sub.source_topics
+            ]
+            for name in sub.nodes:
+                node = topology.node(name)
+                for store in getattr(node, "stores", ()):
+                    suffix = topology.store_builders[store].changelog_suffix
+                    if suffix is not None:
+                        result[suffix] = max(inputs)
+        return result
 
     def _repartition_counts(self, topology: Topology, counts: dict[str, int]) -> dict[str, int]:
         """A repartition topic gets ``num_partitions`` or its writers' max input count."""
@@ -102,7 +121,9 @@ class TopicManager:
             )
         return result
 
-    def _create(self, wanted: dict[str, int], counts: dict[str, int]) -> None:
+    def _create(
+        self, wanted: dict[str, int], counts: dict[str, int], config: dict[str, str] | None = None
+    ) -> None:
         new = []
         for suffix, partitions in wanted.items():
             name = self.actual(suffix)
@@ -115,7 +136,12 @@ class TopicManager:
                     )
                 continue
             new.append(
-                NewTopic(name, num_partitions=partitions, replication_factor=self._replication)
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=self._replication,
+                    config=dict(config or {}),
+                )
             )
         if not new:
             return

@@ -8,6 +8,7 @@ It never builds a topology and never interprets records itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -21,11 +22,14 @@ from ..config import StreamsConfig
 from ..errors import KStreamliteError, MissingSourceTopicError
 from ..handlers import ErrorContext, ErrorHandling
 from ..metrics import StreamsMetrics
+from ..state.kv import CacheBudget
 from ..topology import Topology
 from . import clients
 from .collector import KafkaRecordCollector
 from .internal_topics import TopicManager
+from .restore import Restorer
 from .state import State
+from .state_manager import make_state_manager
 from .task import StreamTask
 
 log = logging.getLogger("kstreamlite.runtime")
@@ -55,6 +59,7 @@ class StreamThread(threading.Thread):
         self._producer: Producer | None = None
         self._collector: KafkaRecordCollector | None = None
         self._errors: ErrorHandling | None = None
+        self._restorer: Restorer | None = None
         self._failed = False
 
     def request_stop(self) -> None:
@@ -98,6 +103,22 @@ class StreamThread(threading.Thread):
         self._collector = KafkaRecordCollector(clients.producer_config(config), dict(counts))
         self._producer = self._collector.producer
         self._errors = ErrorHandling(config, self._collector, self._metrics)
+        self._make_state = functools.partial(
+            make_state_manager,
+            state_dir=config.state_dir,
+            config=config,
+            budget=CacheBudget(config.cache_max_bytes),
+            collector=self._collector,
+        )
+        consumer_settings = clients.consumer_config(config)
+        self._restorer = Restorer(
+            {
+                **consumer_settings,
+                "group.id": f"{config.application_id}-restore",
+                "client.id": f"{consumer_settings['client.id']}-restore",
+            },
+            timeout_s,
+        )
         self._consumer = Consumer(clients.consumer_config(config))
         self._consumer.subscribe(
             list(self._subtopology_of),
@@ -124,6 +145,8 @@ class StreamThread(threading.Thread):
             messages = consumer.consume(batch, timeout)
             if messages:
                 self._dispatch(messages)
+            for task in self.tasks.values():
+                task.maybe_punctuate()
             producer.poll(0)
             if self._collector is not None and self._collector.failures:
                 self._handle_delivery_failures()
@@ -193,6 +216,8 @@ class StreamThread(threading.Thread):
         """Flush the producer, then commit the input offsets its records covered."""
         if self._collector is None or self._consumer is None:
             return
+        for task in self.tasks.values():
+            task.flush_state()
         self._collector.flush(FLUSH_TIMEOUT_S)
         if self._collector.failures:
             self._handle_delivery_failures()
@@ -206,12 +231,20 @@ class StreamThread(threading.Thread):
                 self._metrics.record_consumed(task.id, topic, count)
             self._metrics.record_produced(task.drain_produced())
         self._metrics.record_produced(self._collector.drain_extra_sent())
-        if not offsets:
-            return
-        self._consumer.commit(offsets=offsets, asynchronous=False)
-        for tp in offsets:
-            self._committed[(tp.topic, tp.partition)] = tp.offset
-        self._metrics.commits.labels(self._config.application_id).inc()
+        if offsets:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+            for tp in offsets:
+                self._committed[(tp.topic, tp.partition)] = tp.offset
+            self._metrics.commits.labels(self._config.application_id).inc()
+        for task in self.tasks.values():
+            task.checkpoint(self._end_offset)
+
+    def _end_offset(self, topic: str, partition: int) -> int:
+        assert self._consumer is not None
+        _, high = self._consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=10, cached=False
+        )
+        return int(high)
 
     def _handle_delivery_failures(self) -> None:
         assert self._collector is not None and self._errors is not None
@@ -238,6 +271,7 @@ class StreamThread(threading.Thread):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._collector is not None and self._errors is not None
+        created = []
         for tp in partitions:
             sub = self._subtopology_of[tp.topic]
             task_id = f"{sub.id}_{tp.partition}"
@@ -255,9 +289,13 @@ class StreamThread(threading.Thread):
                     topic_for=self._topic_for,
                     default_key_serde=self._config.default_key_serde,
                     default_value_serde=self._config.default_value_serde,
+                    make_state=self._make_state,
                 )
                 self.tasks[task_id] = task
+                created.append(task)
             self._task_of[(tp.topic, tp.partition)] = task
+        assert self._restorer is not None
+        self._restorer.restore(created)
         log.info(
             "assigned %d partitions, running tasks %s",
             len(partitions),
@@ -301,6 +339,8 @@ class StreamThread(threading.Thread):
                 log.warning("closing the consumer: %s", exc)
         if self._producer is not None:
             self._producer.flush(10 if self._failed else FLUSH_TIMEOUT_S)
+        if self._restorer is not None:
+            self._restorer.close()
         for task in list(self.tasks.values()):
             try:
                 task.close()

@@ -16,8 +16,9 @@ from typing import Any
 
 from .._time import to_millis
 from ..config import StreamsConfig
-from ..errors import ConfigError, IllegalStateError, TopologyError
+from ..errors import ConfigError, IllegalStateError, InvalidStateStoreError, TopologyError
 from ..metrics import StreamsMetrics
+from ..state.kv import ReadOnlyKeyValueStore
 from ..topology import Topology
 from .state import TRANSITIONS, State
 from .stream_thread import StreamThread
@@ -143,6 +144,29 @@ class KafkaStreams:
                     return False
                 self._state_changed.wait(left)
             return True
+
+    def store(self, name: str) -> ReadOnlyKeyValueStore:
+        """A read-only view of store ``name`` over this instance's local tasks.
+
+        Raises InvalidStateStoreError while the instance is not RUNNING (retry after the
+        rebalance) or when the topology has no such store.
+        """
+        if name not in self.topology.store_builders:
+            raise InvalidStateStoreError(
+                f"the topology has no state store named {name!r}; its stores are "
+                f"{sorted(self.topology.store_builders)}"
+            )
+        if self._state is not State.RUNNING:
+            raise InvalidStateStoreError(
+                f"store {name!r} is not queryable while the instance is {self._state.name}; "
+                "retry once it is RUNNING"
+            )
+        stores = [
+            task.state.stores[name]
+            for task in list(self._thread.tasks.values())
+            if task.state is not None and name in task.state.stores
+        ]
+        return ReadOnlyKeyValueStore(name, stores)
 
     def metrics(self) -> dict[str, float]:
         """Current values of this instance's counters, ``name{labels}`` -> value."""

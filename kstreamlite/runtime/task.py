@@ -16,10 +16,13 @@ from typing import Any, Protocol
 from ..errors import TopologyError
 from ..handlers import ErrorContext, ErrorHandling, failing_node_name
 from ..processor._node import NodeContext, NodeProcessor
+from ..processor.api import PunctuationType
 from ..serdes import Serde
+from ..state.builders import KeyValueStoreBuilder
 from ..topology import ProcessorDef, SinkDef, SourceDef, SubTopology, Topology
 from .fusion import fuse
 from .nodes import Collector, SinkNode, SourceNode
+from .state_manager import StateManager
 
 
 class Message(Protocol):
@@ -33,6 +36,7 @@ class Message(Protocol):
 
 
 TopicPartition = tuple[str, int]
+MakeState = Callable[["StreamTask", list[KeyValueStoreBuilder]], "StateManager"]
 _by_timestamp = itemgetter(0)
 
 
@@ -51,6 +55,7 @@ class StreamTask:
         topic_for: Callable[[str], str],
         default_key_serde: Serde[Any],
         default_value_serde: Serde[Any],
+        make_state: MakeState | None = None,
     ) -> None:
         self.id = task_id
         self.subtopology = subtopology
@@ -66,7 +71,19 @@ class StreamTask:
         self.consumed: dict[str, int] = {}  # records read per topic since last drain
         self.nodes: dict[str, NodeProcessor] = {}
         self.sources: dict[str, SourceNode] = {}  # actual topic name -> source node
-        self._build(topology, topic_for, default_key_serde, default_value_serde)
+        self.punctuations: list[Punctuation] = []
+        self.state: StateManager | None = None
+        builders = _store_builders(topology, subtopology)
+        if builders:
+            if make_state is None:
+                raise TopologyError(f"task {task_id} has state stores but no state manager")
+            self.state = make_state(self, builders)
+        try:
+            self._build(topology, topic_for, default_key_serde, default_value_serde)
+        except BaseException:
+            if self.state is not None:
+                self.state.close()
+            raise
 
     # ---- construction ----
 
@@ -235,6 +252,74 @@ class StreamTask:
             task_id=self.id,
         )
 
+    # ---- punctuation ----
+
+    def schedule(
+        self, interval_ms: int, kind: PunctuationType, callback: Callable[[int], Any], node: str
+    ) -> Punctuation:
+        if interval_ms < 1:
+            raise ValueError(f"punctuation interval must be at least 1 ms, got {interval_ms}")
+        first = self.clock() + interval_ms if kind is PunctuationType.WALL_CLOCK_TIME else None
+        punctuation = Punctuation(interval_ms, kind, callback, node, first)
+        self.punctuations.append(punctuation)
+        return punctuation
+
+    def maybe_punctuate(self) -> None:
+        """Kafka Streams' rules: stream-time punctuators fire first with the first record, then
+        each time stream time passes the next multiple of the interval (once per call, however
+        far time jumped); wall-clock ones the same on the system clock."""
+        if not self.punctuations:
+            return
+        for p in list(self.punctuations):
+            if p.cancelled:
+                self.punctuations.remove(p)
+                continue
+            now = self.stream_time if p.kind is PunctuationType.STREAM_TIME else self.clock()
+            if now < 0:
+                continue
+            if p.next_time is None:
+                p.next_time = now
+            if now < p.next_time:
+                continue
+            while p.next_time <= now:
+                p.next_time += p.interval
+            self._fire(p, now)
+
+    def _fire(self, p: Punctuation, timestamp: int) -> None:
+        self.current = None
+        try:
+            p.callback(timestamp)
+        except Exception as exc:
+            if getattr(exc, "handled", False):
+                raise
+            self.errors.handle(
+                exc,
+                ErrorContext(
+                    stage="processing",
+                    topic=None,
+                    partition=self.partition,
+                    offset=None,
+                    timestamp=timestamp,
+                    key=None,
+                    value=None,
+                    headers=None,
+                    processor=p.node,
+                    task_id=self.id,
+                ),
+            )
+
+    # ---- state ----
+
+    def flush_state(self) -> None:
+        """Write cached state (which may forward records downstream); before a commit."""
+        if self.state is not None:
+            self.current = None
+            self.state.flush()
+
+    def checkpoint(self, end_offset: Callable[[str, int], int]) -> None:
+        if self.state is not None:
+            self.state.write_checkpoint(end_offset)
+
     # ---- bookkeeping ----
 
     def record_metadata(self) -> tuple[str, int, int] | None:
@@ -262,12 +347,48 @@ class StreamTask:
                 node.close()
             except Exception as exc:  # keep closing the others
                 errors.append(exc)
+        if self.state is not None:
+            self.state.close()
         if errors:
             raise errors[0]
 
 
 def _identity(topic: str) -> str:
     return topic
+
+
+class Punctuation:
+    """A scheduled punctuator; ``cancel()`` stops it."""
+
+    __slots__ = ("callback", "cancelled", "interval", "kind", "next_time", "node")
+
+    def __init__(
+        self,
+        interval: int,
+        kind: PunctuationType,
+        callback: Callable[[int], Any],
+        node: str,
+        next_time: int | None,
+    ) -> None:
+        self.interval = interval
+        self.kind = kind
+        self.callback = callback
+        self.node = node
+        self.next_time = next_time
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _store_builders(topology: Topology, sub: SubTopology) -> list[KeyValueStoreBuilder]:
+    names: list[str] = []
+    for name in sub.nodes:
+        node = topology.node(name)
+        if isinstance(node, ProcessorDef):
+            names += [s for s in node.stores if s not in names]
+    builders = topology.store_builders
+    return [builders[n] for n in names]
 
 
 def _children_of(topology: Topology) -> Callable[[str], list[str]]:

@@ -7,7 +7,11 @@ reads (repartition topics) are fed back in at once, as Kafka Streams' driver doe
 
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +21,10 @@ from ..errors import TopologyError
 from ..handlers import ErrorHandling
 from ..metrics import StreamsMetrics
 from ..runtime.nodes import Collector
+from ..runtime.state_manager import make_state_manager
 from ..runtime.task import StreamTask
 from ..serdes import Serde
+from ..state.kv import CacheBudget, KeyValueStore
 from ..topology import Topology
 from .topics import StoredRecord, TestInputTopic, TestOutputTopic
 
@@ -106,6 +112,15 @@ class TopologyTestDriver:
         collector = _MemoryCollector(self)
         self._errors = ErrorHandling(config, collector, self.metrics)
         prefix = config.application_id + "-"
+        self._state_dir = tempfile.mkdtemp(prefix="kstreamlite-driver-")
+        budget = CacheBudget(config.cache_max_bytes)
+        make_state = functools.partial(
+            make_state_manager,
+            state_dir=self._state_dir,
+            config=config,
+            budget=budget,
+            collector=collector,
+        )
         self._tasks: list[StreamTask] = []
         self._task_for_topic: dict[str, StreamTask] = {}
         for sub in topology.subtopologies():
@@ -121,6 +136,7 @@ class TopologyTestDriver:
                 topic_for=lambda t: prefix + t,
                 default_key_serde=config.default_key_serde,
                 default_value_serde=config.default_value_serde,
+                make_state=make_state,
             )
             self._tasks.append(task)
             for topic in task.sources:
@@ -172,10 +188,23 @@ class TopologyTestDriver:
     # ---- time ----
 
     def advance_wall_clock_time(self, duration: int | timedelta) -> None:
+        """Move the driver's clock and fire the wall-clock punctuators that are due."""
         advance = to_millis(duration, "advance_wall_clock_time")
         if advance < 0:
             raise ValueError("advance_wall_clock_time: the duration must not be negative")
         self._wall_clock_ms += advance
+        for task in self._tasks:
+            self._run(task.maybe_punctuate)
+
+    # ---- stores ----
+
+    def get_key_value_store(self, name: str) -> KeyValueStore:
+        """The store itself (reads and writes), as Kafka Streams' driver gives it."""
+        for task in self._tasks:
+            if task.state is not None and name in task.state.stores:
+                return task.state.stores[name]
+        known = sorted(s for t in self._tasks if t.state for s in t.state.stores)
+        raise TopologyError(f"no state store named {name!r}; the topology has {known}")
 
     def _now(self) -> int:
         return self._wall_clock_ms
@@ -200,16 +229,34 @@ class TopologyTestDriver:
             self._pending.append((task, _Message(topic, offset, record)))
 
     def _drain(self) -> None:
+        """Process every pending record; after each, punctuate and commit like the runtime."""
         if self._processing:
             return
         self._processing = True
         try:
-            while self._pending:
-                task, msg = self._pending.popleft()
-                task.process({(msg.topic(), 0): [msg]})
+            while True:
+                while self._pending:
+                    task, msg = self._pending.popleft()
+                    task.process({(msg.topic(), 0): [msg]})
+                    task.maybe_punctuate()
+                for each in self._tasks:  # commit: flushing caches may emit records
+                    each.flush_state()
+                if not self._pending:
+                    break
         finally:
             self._processing = False
             self._pending.clear()
+
+    def _run(self, action: Callable[[], None]) -> None:
+        """Run a punctuation or similar outside record processing, then drain what it sent."""
+        if self._closed:
+            raise TopologyError("the TopologyTestDriver is closed")
+        self._processing = True
+        try:
+            action()
+        finally:
+            self._processing = False
+        self._drain()
 
     def _unread_queue(self, topic: str) -> deque[StoredRecord]:
         return self._unread[topic]
@@ -220,8 +267,11 @@ class TopologyTestDriver:
         if self._closed:
             return
         self._closed = True
-        for task in self._tasks:
-            task.close()
+        try:
+            for task in self._tasks:
+                task.close()
+        finally:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
 
     def __enter__(self) -> TopologyTestDriver:
         return self

@@ -1,0 +1,75 @@
+"""The runtime processor of grouped-stream aggregations (count, reduce, aggregate).
+
+Table updates travel between table nodes as ``Change(new, old)`` so that downstream
+tables can retract old values. With caching, updates are forwarded when the cache
+flushes (once per key per commit); without, once per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ._node import NodeContext, NodeProcessor
+
+
+class Change(NamedTuple):
+    """A table row's new value and the value it replaced (None: absent)."""
+
+    new: Any
+    old: Any
+
+
+class StreamAggregate(NodeProcessor):
+    __slots__ = ("aggregator", "caching", "initializer", "reducing", "store", "store_name", "task")
+
+    def __init__(
+        self,
+        store_name: str,
+        initializer: Callable[[], Any] | None,
+        aggregator: Callable[..., Any],
+        *,
+        reducing: bool = False,
+    ) -> None:
+        self.store_name = store_name
+        self.initializer = initializer
+        self.aggregator = aggregator
+        self.reducing = reducing
+
+    def init(self, context: NodeContext) -> None:
+        super().init(context)
+        self.task = context.task
+        assert context.task.state is not None
+        self.store = context.task.state.stores[self.store_name]
+        self.caching = self.store.caching
+        if self.caching:
+            self.store.set_flush_listener(self._flushed)
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        if key is None or value is None:
+            self.task.errors.count_dropped(
+                "null key or value in aggregation", self.task.record_metadata(), self.name
+            )
+            return
+        store = self.store
+        old = store.get(key)
+        if self.reducing:
+            new = value if old is None else self.aggregator(old, value)
+        else:
+            base = self.initializer() if old is None else old  # type: ignore[misc]
+            new = self.aggregator(key, value, base)
+        store.put(key, new, timestamp)
+        if not self.caching:
+            self.down(key, Change(new, old), timestamp, headers)
+
+    def _flushed(self, key: Any, new: Any, old: Any, timestamp: int) -> None:
+        self.down(key, Change(new, old), timestamp, None)
+
+
+class ToStream(NodeProcessor):
+    """KTable.to_stream(): the stream of a table's new values."""
+
+    __slots__ = ()
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        self.down(key, value[0], timestamp, headers)

@@ -1,0 +1,223 @@
+"""StateManager: one task's stores, its state directory (locked), and its checkpoint file.
+
+Layout: ``<state_dir>/<application_id>/<task_id>/<store>`` (RocksDB) plus ``.lock`` and
+``.checkpoint`` (JSON: changelog ``topic:partition`` -> the offset local state reflects).
+It never reads a changelog itself; restoring is the runtime's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+
+from ..errors import KStreamliteError
+from ..serdes import Serde
+from ..state.backends import MemoryBytesStore, RocksDBBytesStore, StateStoreError
+from ..state.builders import KeyValueStoreBuilder
+from ..state.kv import CacheBudget, KeyValueStore
+
+log = logging.getLogger("kstreamlite.state")
+
+ChangelogSender = Callable[[str, int, bytes, "bytes | None", int], None]
+CHECKPOINT = ".checkpoint"
+
+
+class StateDirectoryLockedError(KStreamliteError):
+    """Another instance (or task) holds this task's state directory."""
+
+
+def make_state_manager(
+    task: Any,
+    builders: list[KeyValueStoreBuilder],
+    *,
+    state_dir: str,
+    config: Any,
+    budget: CacheBudget,
+    collector: Any,
+) -> StateManager:
+    """The one way both runtimes build a task's state (so the driver tests the real thing)."""
+
+    def send_changelog(topic: str, partition: int, kb: bytes, vb: bytes | None, ts: int) -> None:
+        collector.send(topic, kb, vb, ts, None, partition)
+
+    return StateManager(
+        task.id,
+        task.partition,
+        builders,
+        state_dir=state_dir,
+        application_id=config.application_id,
+        key_serde=config.default_key_serde,
+        value_serde=config.default_value_serde,
+        budget=budget,
+        send_changelog=send_changelog,
+        clock=lambda: max(task.stream_time, 0),
+    )
+
+
+class StateManager:
+    def __init__(
+        self,
+        task_id: str,
+        partition: int,
+        builders: list[KeyValueStoreBuilder],
+        *,
+        state_dir: str,
+        application_id: str,
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        budget: CacheBudget,
+        send_changelog: ChangelogSender,
+        clock: Callable[[], int],
+    ) -> None:
+        self.task_id = task_id
+        self.partition = partition
+        self.application_id = application_id
+        self.directory = os.path.join(state_dir, application_id, task_id)
+        self.stores: dict[str, KeyValueStore] = {}
+        self.changelogs: dict[str, tuple[str, int]] = {}  # store -> (topic, partition)
+        self.wiped: set[str] = set()  # stores whose local data was unusable and removed
+        self._lock_file: IO[str] | None = None
+        self._lock()
+        try:
+            for builder in builders:
+                self.stores[builder.name] = self._build(
+                    builder, key_serde, value_serde, budget, send_changelog, clock
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- construction ----
+
+    def _lock(self) -> None:
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            self._lock_file = open(os.path.join(self.directory, ".lock"), "a+")  # noqa: SIM115
+        except OSError as exc:
+            raise StateDirectoryLockedError(
+                f"cannot create state directory {self.directory}: {exc}; point state_dir at a "
+                "writable directory"
+            ) from exc
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise StateDirectoryLockedError(
+                f"state directory {self.directory} is locked by another instance of "
+                f"{self.application_id!r}; give each instance its own state_dir"
+            ) from None
+
+    def _build(
+        self,
+        builder: KeyValueStoreBuilder,
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        budget: CacheBudget,
+        send_changelog: ChangelogSender,
+        clock: Callable[[], int],
+    ) -> KeyValueStore:
+        changelog = None
+        if builder.changelog_suffix is not None:
+            topic = f"{self.application_id}-{builder.changelog_suffix}"
+            self.changelogs[builder.name] = (topic, self.partition)
+            partition = self.partition
+
+            def changelog(kb: bytes, vb: bytes | None, ts: int) -> None:
+                send_changelog(topic, partition, kb, vb, ts)
+
+        backend: Any = (
+            self._open_rocksdb(builder.name) if builder.persistent else MemoryBytesStore()
+        )
+        return KeyValueStore(
+            builder.name,
+            backend,
+            builder.key_serde or key_serde,
+            builder.value_serde or value_serde,
+            changelog=changelog,
+            cache=budget if builder.caching else None,
+            clock=clock,
+        )
+
+    def _open_rocksdb(self, name: str) -> RocksDBBytesStore:
+        path = os.path.join(self.directory, name)
+        try:
+            return RocksDBBytesStore(path)
+        except StateStoreError as exc:
+            log.warning(
+                "task %s: local state of store %s at %s is unreadable (%s); wiping it and "
+                "restoring from the changelog",
+                self.task_id,
+                name,
+                path,
+                exc,
+            )
+            shutil.rmtree(path, ignore_errors=True)
+            self.wiped.add(name)
+            return RocksDBBytesStore(path)
+
+    # ---- checkpoints ----
+
+    def restore_offsets(self) -> dict[str, int]:
+        """Store -> changelog offset to restore from (0 without a usable checkpoint)."""
+        saved = self._read_checkpoint()
+        offsets = {}
+        for name, (topic, partition) in self.changelogs.items():
+            persistent = isinstance(self.stores[name]._backend, RocksDBBytesStore)
+            usable = persistent and name not in self.wiped
+            offsets[name] = saved.get(f"{topic}:{partition}", 0) if usable else 0
+        return offsets
+
+    def _read_checkpoint(self) -> dict[str, int]:
+        path = os.path.join(self.directory, CHECKPOINT)
+        try:
+            with open(path, "rb") as f:
+                data = orjson.loads(f.read())
+            return {str(k): int(v) for k, v in data.items()}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("task %s: ignoring unreadable checkpoint %s: %s", self.task_id, path, exc)
+            return {}
+
+    def write_checkpoint(self, end_offset: Callable[[str, int], int]) -> None:
+        """Record the changelog end offsets; call only after the producer flushed."""
+        if not self.changelogs:
+            return
+        data = {
+            f"{topic}:{partition}": end_offset(topic, partition)
+            for topic, partition in self.changelogs.values()
+        }
+        path = os.path.join(self.directory, CHECKPOINT)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(orjson.dumps(data))
+        os.replace(tmp, path)
+
+    def delete_checkpoint(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.directory, CHECKPOINT))
+
+    # ---- lifecycle ----
+
+    def flush(self) -> None:
+        for store in self.stores.values():
+            store.flush()
+
+    def close(self) -> None:
+        for store in self.stores.values():
+            try:
+                store.close()
+            except Exception as exc:
+                log.warning("closing store %s of task %s: %s", store.name, self.task_id, exc)
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None

@@ -1,0 +1,112 @@
+"""Byte-level key-value backends: RocksDB (rocksdict) and an in-memory dict.
+
+They know nothing of serdes, caching or changelogs; the typed store above them batches
+writes, so ``write`` takes a whole commit's changes at once (a RocksDB WriteBatch).
+Keys iterate in byte order, as in Kafka Streams.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from typing import Protocol, cast
+
+from rocksdict import Options, Rdict, WriteBatch
+
+from ..errors import KStreamliteError
+
+
+class StateStoreError(KStreamliteError):
+    """A state store cannot be opened, read or written."""
+
+
+class BytesStore(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+    def write(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None: ...
+    def range(self, low: bytes | None, high: bytes | None) -> Iterator[tuple[bytes, bytes]]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+    def destroy(self) -> None: ...
+
+
+class MemoryBytesStore:
+    """A dict; ``range`` sorts on demand, which is fine for the sizes memory stores hold."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def write(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        data = self._data
+        for key, value in changes:
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+
+    def range(self, low: bytes | None, high: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        for key in sorted(self._data):
+            if low is not None and key < low:
+                continue
+            if high is not None and key > high:
+                break
+            yield key, self._data[key]
+
+    def count(self) -> int:
+        return len(self._data)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def destroy(self) -> None:
+        self._data.clear()
+
+
+class RocksDBBytesStore:
+    """RocksDB through rocksdict in raw (bytes) mode; one database per store per task."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._options = Options(raw_mode=True)
+        self._options.create_if_missing(True)
+        try:
+            self._db = Rdict(path, self._options)
+        except Exception as exc:
+            raise StateStoreError(
+                f"cannot open RocksDB store at {path}: {exc}; check that the state directory "
+                "is writable and not used by another instance (each instance needs its own "
+                "state_dir)"
+            ) from exc
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._db.get(key)
+        return value
+
+    def write(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for key, value in changes:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        self._db.write(batch)
+
+    def range(self, low: bytes | None, high: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        items = self._db.items(from_key=low) if low is not None else self._db.items()
+        for key, value in cast(Iterator[tuple[bytes, bytes]], items):
+            if high is not None and key > high:
+                break
+            yield key, value
+
+    def count(self) -> int:
+        estimate = self._db.property_int_value("rocksdb.estimate-num-keys")
+        return int(estimate or 0)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def destroy(self) -> None:
+        self._db.close()
+        shutil.rmtree(self.path, ignore_errors=True)

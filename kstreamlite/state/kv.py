@@ -1,0 +1,270 @@
+"""KeyValueStore: the store processors use; serdes, write-back cache and changelog in one.
+
+Kafka Streams stacks these as separate wrappers. Here they are one class because in
+Python each layer is a call per access: the cache holds *deserialized* values keyed by
+key bytes, so a key updated a thousand times between commits is serialized, written to
+RocksDB and sent to the changelog once, at flush. Flushing also tells an optional
+listener about each changed key, which is how aggregations forward de-duplicated
+updates downstream, as Kafka Streams' record cache does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..records import KeyValue
+from ..serdes import Serde
+from .backends import BytesStore
+
+# (key, new value, old value, timestamp) for every key a flush wrote.
+FlushListener = Callable[[Any, Any, Any, int], None]
+# (key bytes, value bytes or None, timestamp): one changelog record.
+ChangeLogger = Callable[[bytes, bytes | None, int], None]
+
+# Rough bytes per cached entry, to turn cache_max_bytes into an entry budget without
+# measuring Python objects on every put.
+ENTRY_BYTES_ESTIMATE = 256
+
+_KEY, _VALUE, _OLD, _TS, _DIRTY = range(5)
+
+
+class CacheBudget:
+    """The instance-wide bound on cached entries (cache_max_bytes), shared by its stores."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_entries = max_bytes // ENTRY_BYTES_ESTIMATE
+        self.used = 0
+
+
+class KeyValueStore:
+    """A key-value state store of one task."""
+
+    def __init__(
+        self,
+        name: str,
+        backend: BytesStore,
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        *,
+        changelog: ChangeLogger | None = None,
+        cache: CacheBudget | None = None,
+        clock: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.name = name
+        self._backend = backend
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+        self._kser = key_serde.ser
+        self._kde = key_serde.de
+        self._vser = value_serde.ser
+        self._vde = value_serde.de
+        self._changelog = changelog
+        self._budget = cache
+        self._cache: dict[bytes, list[Any]] | None = {} if cache is not None else None
+        self._clock = clock
+        self._listener: FlushListener | None = None
+
+    @property
+    def caching(self) -> bool:
+        return self._cache is not None
+
+    @property
+    def logging(self) -> bool:
+        return self._changelog is not None
+
+    def set_flush_listener(self, listener: FlushListener | None) -> None:
+        self._listener = listener
+
+    # ---- reads ----
+
+    def get(self, key: Any) -> Any:
+        kb = self._kser(key)
+        cache = self._cache
+        if cache is not None:
+            entry = cache.get(kb)
+            if entry is not None:
+                return entry[_VALUE]
+        raw = self._backend.get(kb)
+        value = None if raw is None else self._vde(raw)
+        if cache is not None:
+            self._admit(kb, [key, value, value, 0, False])
+        return value
+
+    def range(self, from_key: Any, to_key: Any) -> Iterator[KeyValue]:
+        """Entries with from_key <= key <= to_key in serialized-key order (None: unbounded)."""
+        low = None if from_key is None else self._kser(from_key)
+        high = None if to_key is None else self._kser(to_key)
+        return self._merged(low, high)
+
+    def all(self) -> Iterator[KeyValue]:
+        return self._merged(None, None)
+
+    def approximate_num_entries(self) -> int:
+        pending = 0
+        if self._cache is not None:
+            pending = sum(1 for e in list(self._cache.values()) if e[_DIRTY])
+        return self._backend.count() + pending
+
+    def _merged(self, low: bytes | None, high: bytes | None) -> Iterator[KeyValue]:
+        stored = dict(self._backend.range(low, high))
+        overlay: dict[bytes, Any] = {}
+        if self._cache is not None:
+            for kb, entry in _snapshot(self._cache):
+                if entry[_DIRTY] and (low is None or kb >= low) and (high is None or kb <= high):
+                    overlay[kb] = entry[_VALUE]
+        for kb in sorted(stored.keys() | overlay.keys()):
+            value = overlay[kb] if kb in overlay else self._vde(stored[kb])
+            if value is not None:
+                yield KeyValue(self._kde(kb), value)
+
+    # ---- writes ----
+
+    def put(self, key: Any, value: Any, timestamp: int | None = None) -> None:
+        if key is None:
+            raise ValueError(f"store {self.name!r}: keys must not be None")
+        kb = self._kser(key)
+        ts = self._clock() if timestamp is None else timestamp
+        cache = self._cache
+        if cache is None:
+            vb = None if value is None else self._vser(value)
+            self._backend.write(((kb, vb),))
+            if self._changelog is not None:
+                self._changelog(kb, vb, ts)
+            return
+        entry = cache.get(kb)
+        if entry is None:
+            raw = self._backend.get(kb)
+            old = None if raw is None else self._vde(raw)
+            self._admit(kb, [key, value, old, ts, True])
+        else:
+            entry[_VALUE] = value
+            entry[_TS] = ts
+            entry[_DIRTY] = True
+
+    def put_if_absent(self, key: Any, value: Any) -> Any:
+        current = self.get(key)
+        if current is None:
+            self.put(key, value)
+        return current
+
+    def put_all(self, entries: Iterable[tuple[Any, Any]]) -> None:
+        for key, value in entries:
+            self.put(key, value)
+
+    def delete(self, key: Any) -> Any:
+        old = self.get(key)
+        self.put(key, None)
+        return old
+
+    # ---- cache ----
+
+    def _admit(self, kb: bytes, entry: list[Any]) -> None:
+        assert self._cache is not None and self._budget is not None
+        self._cache[kb] = entry
+        budget = self._budget
+        budget.used += 1
+        if budget.used > budget.max_entries:
+            self._evict(max(1, len(self._cache) // 10))
+
+    def _evict(self, count: int) -> None:
+        """Drop the oldest entries, writing the dirty ones first (as a flush would)."""
+        assert self._cache is not None and self._budget is not None
+        victims = []
+        for kb in self._cache:
+            victims.append(kb)
+            if len(victims) >= count:
+                break
+        self._write([(kb, self._cache[kb]) for kb in victims if self._cache[kb][_DIRTY]])
+        for kb in victims:
+            del self._cache[kb]
+        self._budget.used -= len(victims)
+
+    def flush(self) -> None:
+        """Write every dirty entry to the backend and changelog; tell the listener."""
+        if self._cache is None:
+            return
+        dirty = [(kb, e) for kb, e in self._cache.items() if e[_DIRTY]]
+        if dirty:
+            self._write(dirty)
+
+    def _write(self, dirty: list[tuple[bytes, list[Any]]]) -> None:
+        vser = self._vser
+        changes = []
+        for kb, entry in dirty:
+            value = entry[_VALUE]
+            changes.append((kb, None if value is None else vser(value)))
+        self._backend.write(changes)
+        if self._changelog is not None:
+            for (kb, vb), (_, entry) in zip(changes, dirty, strict=True):
+                self._changelog(kb, vb, entry[_TS])
+        listener = self._listener
+        for _, entry in dirty:
+            old = entry[_OLD]
+            entry[_OLD] = entry[_VALUE]
+            entry[_DIRTY] = False
+            if listener is not None:
+                listener(entry[_KEY], entry[_VALUE], old, entry[_TS])
+
+    # ---- lifecycle ----
+
+    def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Apply changelog records straight to the backend (the cache is empty then)."""
+        self._backend.write(records)
+
+    def close(self) -> None:
+        if self._cache is not None and self._budget is not None:
+            self._budget.used -= len(self._cache)
+            self._cache.clear()
+        self._backend.close()
+
+    def destroy(self) -> None:
+        """Close and delete the local data (it is restored from the changelog)."""
+        if self._cache is not None:
+            self._cache.clear()
+        self._backend.destroy()
+
+
+def _snapshot(cache: dict[bytes, list[Any]]) -> list[tuple[bytes, list[Any]]]:
+    """A copy of the cache safe to take while the stream thread writes (interactive queries)."""
+    for _ in range(100):
+        try:
+            return list(cache.items())
+        except RuntimeError:  # changed size during iteration
+            continue
+    return list(cache.items())
+
+
+class ReadOnlyKeyValueStore:
+    """Interactive queries: reads across the given stores (one per local task)."""
+
+    def __init__(self, name: str, stores: list[KeyValueStore]) -> None:
+        self.name = name
+        self._stores = stores
+
+    def get(self, key: Any) -> Any:
+        for store in self._stores:
+            value = store.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def range(self, from_key: Any, to_key: Any) -> Iterator[KeyValue]:
+        return _merge_sorted([s.range(from_key, to_key) for s in self._stores], self._stores)
+
+    def all(self) -> Iterator[KeyValue]:
+        return _merge_sorted([s.all() for s in self._stores], self._stores)
+
+    def approximate_num_entries(self) -> int:
+        return sum(s.approximate_num_entries() for s in self._stores)
+
+
+def _merge_sorted(
+    iterators: list[Iterator[KeyValue]], stores: list[KeyValueStore]
+) -> Iterator[KeyValue]:
+    import heapq
+
+    if not stores:
+        return iter(())
+    kser = stores[0]._kser
+    return heapq.merge(*iterators, key=lambda kv: kser(kv.key))
