@@ -52,7 +52,7 @@ class Restorer:
         pending = set(by_tp)
         try:
             while pending:
-                messages = self._consumer.consume(BATCH, 1.0)
+                messages = self._consumer.consume(BATCH, 0.1)
                 changes: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
                 for msg in messages:
                     error = msg.error()
