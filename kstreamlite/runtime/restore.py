@@ -38,6 +38,7 @@ class Restorer:
         self._consumer = Consumer(settings)
         self._timeout = timeout_s
         self.restored_total = 0
+        self.last_rate = 0.0  # records/s of the last restore that read anything
 
     def restore(self, tasks: Iterable[StreamTask]) -> None:
         jobs = self._jobs(tasks)
@@ -83,6 +84,7 @@ class Restorer:
             self._consumer.unassign()
         elapsed = time.monotonic() - started
         self.restored_total += done
+        self.last_rate = done / max(elapsed, 1e-9)
         log.info(
             "restore done: %d records in %.2f s (%.0f records/s)",
             done,

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from typing import Protocol, cast
 
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
 from ..errors import KStreamliteError
 
@@ -64,13 +64,32 @@ class MemoryBytesStore:
         self._data.clear()
 
 
+# Memory bounds, as Kafka Streams sets them (RocksDB's own defaults grow to 64 MiB of
+# memtable per database, and every task has its own): small write buffers per store and
+# one block cache shared by every store of the process.
+WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+WRITE_BUFFERS = 2
+_SHARED_BLOCK_CACHE = Cache(32 * 1024 * 1024)
+
+
+def _options() -> Options:
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
+    options.set_max_write_buffer_number(WRITE_BUFFERS)
+    table = BlockBasedOptions()
+    table.set_block_cache(_SHARED_BLOCK_CACHE)
+    table.set_cache_index_and_filter_blocks(True)
+    options.set_block_based_table_factory(table)
+    return options
+
+
 class RocksDBBytesStore:
     """RocksDB through rocksdict in raw (bytes) mode; one database per store per task."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._options = Options(raw_mode=True)
-        self._options.create_if_missing(True)
+        self._options = _options()
         try:
             self._db = Rdict(path, self._options)
         except Exception as exc:
