@@ -71,6 +71,10 @@ class Serde(Generic[T]):
                 f"serde {self.name} cannot deserialize {len(data)} bytes {data[:40]!r}: {exc}"
             ) from exc
 
+    def resolve(self, default: Serde[Any]) -> Serde[Any]:
+        """The serde to use once the configured default is known (wrappers override this)."""
+        return self
+
     def __repr__(self) -> str:
         return f"Serde({self.name})"
 

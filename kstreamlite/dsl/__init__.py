@@ -1,13 +1,15 @@
 """The fluent DSL; it compiles to a Topology and nothing at runtime imports it."""
 
 from .builder import StreamsBuilder
-from .grouped import KGroupedStream, KTable
+from .grouped import KGroupedStream
 from .kstream import BranchedKStream, KStream
+from .ktable import KGroupedTable, KTable
 from .materialized import Materialized
 
 __all__ = [
     "BranchedKStream",
     "KGroupedStream",
+    "KGroupedTable",
     "KStream",
     "KTable",
     "Materialized",

@@ -12,6 +12,8 @@ from ..topology import Topology
 
 if TYPE_CHECKING:
     from .kstream import KStream
+    from .ktable import KTable
+    from .materialized import Materialized
 
 
 class StreamsBuilder:
@@ -59,6 +61,23 @@ class StreamsBuilder:
             watermark=watermark,
         )
         return KStream(self, node, key_serde, value_serde)
+
+    def table(
+        self,
+        topic: str,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        materialized: str | Materialized | None = None,
+    ) -> KTable:
+        """A table of the topic's latest value per key (a None value deletes the key)."""
+        from .ktable import materialize
+
+        source = self.new_name("KSTREAM-SOURCE-")
+        self._topology.add_source(source, topic, key_serde=key_serde, value_serde=value_serde)
+        return materialize(
+            self, source, materialized, key_serde, value_serde, f"{topic}-STATE-STORE-"
+        )
 
     def add_state_store(self, store_builder: KeyValueStoreBuilder) -> StreamsBuilder:
         """Register a store for Processor API processors (``process(..., stores=[name])``)."""

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import serdes
-from ..processor._aggregate import StreamAggregate, ToStream
+from ..processor._aggregate import StreamAggregate
 from ..serdes import Serde
-from ..state.builders import KeyValueStoreBuilder
+from .ktable import KTable, add_materialized_processor
 from .materialized import Materialized
 
 if TYPE_CHECKING:
@@ -93,52 +93,10 @@ class KGroupedStream:
             source = source.repartition(
                 name=self._name or store, key_serde=key_serde, value_serde=self.value_serde
             )
-        topology = builder.topology
-        topology.add_state_store(
-            KeyValueStoreBuilder(
-                store,
-                key_serde,
-                value_serde,
-                persistent=spec.persistent,
-                logging=spec.logging,
-                caching=spec.caching,
-            )
+        add_materialized_processor(
+            builder, node, source.node_name, store, spec, key_serde, value_serde, make
         )
-        topology.add_processor(node, lambda: make(store), source.node_name, stores=[store])
         return KTable(builder, node, store, key_serde, value_serde)
-
-
-class KTable:
-    """A changelog stream seen as a table: the latest value per key.
-
-    So far produced by aggregations; ``to_stream()`` turns its updates into a KStream.
-    """
-
-    def __init__(
-        self,
-        builder: StreamsBuilder,
-        node: str,
-        store: str | None,
-        key_serde: Serde[Any] | None,
-        value_serde: Serde[Any] | None,
-    ) -> None:
-        self._builder = builder
-        self._node = node
-        self._store = store
-        self.key_serde = key_serde
-        self.value_serde = value_serde
-
-    @property
-    def queryable_store_name(self) -> str | None:
-        """The store to read with ``app.store(name)`` or ``driver.get_key_value_store(name)``."""
-        return self._store
-
-    def to_stream(self, *, name: str | None = None) -> KStream:
-        from .kstream import KStream
-
-        node = name or self._builder.new_name("KTABLE-TOSTREAM-")
-        self._builder.topology.add_processor(node, ToStream, self._node)
-        return KStream(self._builder, node, self.key_serde, self.value_serde)
 
 
 def _zero() -> int:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ..topology import Partitioner
     from .builder import StreamsBuilder
     from .grouped import KGroupedStream
+    from .ktable import KTable
+    from .materialized import Materialized
 
 
 def _require_callable(fn: Any, what: str) -> None:
@@ -230,6 +232,19 @@ class KStream:
         _require_callable(key_selector, "group_by key selector")
         selected = self.select_key(key_selector)
         return KGroupedStream(selected, key_serde, value_serde or self.value_serde, name)
+
+    def to_table(self, *, materialized: str | Materialized | None = None) -> KTable:
+        """This stream as a table: each record upserts its key (a None value deletes it)."""
+        from .ktable import materialize
+
+        return materialize(
+            self._builder,
+            self._node,
+            materialized,
+            self.key_serde,
+            self.value_serde,
+            "KSTREAM-TOTABLE-STATE-STORE-",
+        )
 
     # ---- Processor API ----
 

@@ -63,7 +63,15 @@ class StreamAggregate(NodeProcessor):
             self.down(key, Change(new, old), timestamp, headers)
 
     def _flushed(self, key: Any, new: Any, old: Any, timestamp: int) -> None:
-        self.down(key, Change(new, old), timestamp, None)
+        forward_flushed(self, key, Change(new, old), timestamp)
+
+
+def forward_flushed(node: Any, key: Any, change: Change, timestamp: int) -> None:
+    """Forward a change a cache flush released; errors go to the processing handler."""
+    try:
+        node.down(key, change, timestamp, None)
+    except Exception as exc:
+        node.task.outside_record_failed(exc, node.name, timestamp)
 
 
 class ToStream(NodeProcessor):

@@ -180,6 +180,8 @@ class StateManager:
         try:
             with open(path, "rb") as f:
                 data = orjson.loads(f.read())
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, found {type(data).__name__}")
             return {str(k): int(v) for k, v in data.items()}
         except FileNotFoundError:
             return {}

@@ -101,8 +101,8 @@ class StreamTask:
                 actual = [topic_for(t) if d.internal else t for t in d.topics]
                 node = SourceNode(
                     actual,
-                    d.key_serde or key_serde,
-                    d.value_serde or value_serde,
+                    (d.key_serde or key_serde).resolve(key_serde),
+                    (d.value_serde or value_serde).resolve(value_serde),
                     d.timestamp_extractor,
                 )
                 for source_topic in actual:
@@ -114,8 +114,8 @@ class StreamTask:
                 node = SinkNode(
                     sink_topic,
                     d.topic_extractor,
-                    d.key_serde or key_serde,
-                    d.value_serde or value_serde,
+                    (d.key_serde or key_serde).resolve(key_serde),
+                    (d.value_serde or value_serde).resolve(value_serde),
                     d.partitioner,
                     _identity,
                 )
@@ -259,15 +259,16 @@ class StreamTask:
     ) -> Punctuation:
         if interval_ms < 1:
             raise ValueError(f"punctuation interval must be at least 1 ms, got {interval_ms}")
-        first = self.clock() + interval_ms if kind is PunctuationType.WALL_CLOCK_TIME else None
+        # As Kafka Streams: stream time aligned to 0 (fires with the first record), wall
+        # clock aligned to now (fires once the interval has passed).
+        first = self.clock() + interval_ms if kind is PunctuationType.WALL_CLOCK_TIME else 0
         punctuation = Punctuation(interval_ms, kind, callback, node, first)
         self.punctuations.append(punctuation)
         return punctuation
 
     def maybe_punctuate(self) -> None:
-        """Kafka Streams' rules: stream-time punctuators fire first with the first record, then
-        each time stream time passes the next multiple of the interval (once per call, however
-        far time jumped); wall-clock ones the same on the system clock."""
+        """Kafka Streams' rules: a punctuator fires when its time reaches the next scheduled
+        point, once however far time jumped, and the next point stays on the grid."""
         if not self.punctuations:
             return
         for p in list(self.punctuations):
@@ -275,38 +276,34 @@ class StreamTask:
                 self.punctuations.remove(p)
                 continue
             now = self.stream_time if p.kind is PunctuationType.STREAM_TIME else self.clock()
-            if now < 0:
+            if now < 0 or now < p.next_time:
                 continue
-            if p.next_time is None:
-                p.next_time = now
-            if now < p.next_time:
-                continue
-            while p.next_time <= now:
-                p.next_time += p.interval
-            self._fire(p, now)
+            p.next_time = now - (now - p.next_time) % p.interval + p.interval
+            self.current = None
+            try:
+                p.callback(now)
+            except Exception as exc:
+                self.outside_record_failed(exc, p.node, now)
 
-    def _fire(self, p: Punctuation, timestamp: int) -> None:
-        self.current = None
-        try:
-            p.callback(timestamp)
-        except Exception as exc:
-            if getattr(exc, "handled", False):
-                raise
-            self.errors.handle(
-                exc,
-                ErrorContext(
-                    stage="processing",
-                    topic=None,
-                    partition=self.partition,
-                    offset=None,
-                    timestamp=timestamp,
-                    key=None,
-                    value=None,
-                    headers=None,
-                    processor=p.node,
-                    task_id=self.id,
-                ),
-            )
+    def outside_record_failed(self, exc: BaseException, node: str | None, timestamp: int) -> None:
+        """An error raised with no input record at hand (punctuators, cache flushes)."""
+        if getattr(exc, "handled", False):
+            raise exc
+        self.errors.handle(
+            exc,
+            ErrorContext(
+                stage="processing",
+                topic=None,
+                partition=self.partition,
+                offset=None,
+                timestamp=timestamp,
+                key=None,
+                value=None,
+                headers=None,
+                processor=failing_node_name(exc) or node,
+                task_id=self.id,
+            ),
+        )
 
     # ---- state ----
 
@@ -368,7 +365,7 @@ class Punctuation:
         kind: PunctuationType,
         callback: Callable[[int], Any],
         node: str,
-        next_time: int | None,
+        next_time: int,
     ) -> None:
         self.interval = interval
         self.kind = kind

@@ -79,6 +79,8 @@ class KeyValueStore:
     # ---- reads ----
 
     def get(self, key: Any) -> Any:
+        if key is None:
+            raise ValueError(f"store {self.name!r}: keys must not be None")
         kb = self._kser(key)
         cache = self._cache
         if cache is not None:
@@ -141,6 +143,9 @@ class KeyValueStore:
             entry[_VALUE] = value
             entry[_TS] = ts
             entry[_DIRTY] = True
+            # Most recently updated last: flushes follow update order and eviction takes
+            # the least recently updated, as in Kafka Streams' cache.
+            cache[kb] = cache.pop(kb)
 
     def put_if_absent(self, key: Any, value: Any) -> Any:
         current = self.get(key)
@@ -220,7 +225,8 @@ class KeyValueStore:
 
     def destroy(self) -> None:
         """Close and delete the local data (it is restored from the changelog)."""
-        if self._cache is not None:
+        if self._cache is not None and self._budget is not None:
+            self._budget.used -= len(self._cache)
             self._cache.clear()
         self._backend.destroy()
 

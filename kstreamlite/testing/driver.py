@@ -123,24 +123,30 @@ class TopologyTestDriver:
         )
         self._tasks: list[StreamTask] = []
         self._task_for_topic: dict[str, StreamTask] = {}
-        for sub in topology.subtopologies():
-            task = StreamTask(
-                f"{sub.id}_0",
-                sub,
-                0,
-                topology,
-                application_id=config.application_id,
-                collector=collector,
-                errors=self._errors,
-                clock=self._now,
-                topic_for=lambda t: prefix + t,
-                default_key_serde=config.default_key_serde,
-                default_value_serde=config.default_value_serde,
-                make_state=make_state,
-            )
-            self._tasks.append(task)
-            for topic in task.sources:
-                self._task_for_topic[topic] = task
+        try:
+            for sub in topology.subtopologies():
+                task = StreamTask(
+                    f"{sub.id}_0",
+                    sub,
+                    0,
+                    topology,
+                    application_id=config.application_id,
+                    collector=collector,
+                    errors=self._errors,
+                    clock=self._now,
+                    topic_for=lambda t: prefix + t,
+                    default_key_serde=config.default_key_serde,
+                    default_value_serde=config.default_value_serde,
+                    make_state=make_state,
+                )
+                self._tasks.append(task)
+                for topic in task.sources:
+                    self._task_for_topic[topic] = task
+        except BaseException:
+            for task in self._tasks:
+                task.close()
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+            raise
         self._closed = False
 
     # ---- topics ----
