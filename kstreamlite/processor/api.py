@@ -66,7 +66,9 @@ class ProcessorContext:
                 f"processor {self._node_name!r} forwarded a {type(record).__name__}; "
                 "forward a kstreamlite.Record (for example record.with_value(v))"
             )
-        args = (record.key, record.value, record.timestamp, record.headers)
+        headers = record.headers
+        # confluent-kafka takes headers as a list (or None), never a tuple.
+        args = (record.key, record.value, record.timestamp, list(headers) if headers else None)
         if to is None:
             for child in self._all:
                 child(*args)

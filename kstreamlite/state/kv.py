@@ -93,6 +93,18 @@ class KeyValueStore:
             self._admit(kb, [key, value, value, 0, False])
         return value
 
+    def peek(self, key: Any) -> Any:
+        """get() without touching the cache: safe from another thread (interactive queries)."""
+        if key is None:
+            raise ValueError(f"store {self.name!r}: keys must not be None")
+        kb = self._kser(key)
+        if self._cache is not None:
+            entry = self._cache.get(kb)  # one atomic dict read; never mutates the cache
+            if entry is not None:
+                return entry[_VALUE]
+        raw = self._backend.get(kb)
+        return None if raw is None else self._vde(raw)
+
     def range(self, from_key: Any, to_key: Any) -> Iterator[KeyValue]:
         """Entries with from_key <= key <= to_key in serialized-key order (None: unbounded)."""
         low = None if from_key is None else self._kser(from_key)
@@ -250,7 +262,7 @@ class ReadOnlyKeyValueStore:
 
     def get(self, key: Any) -> Any:
         for store in self._stores:
-            value = store.get(key)
+            value = store.peek(key)
             if value is not None:
                 return value
         return None
