@@ -107,5 +107,11 @@ class Restorer:
                     jobs.append(_Job(task.state.stores[name], topic, partition, start, high, start))
         return jobs
 
+    def end_offset(self, topic: str, partition: int) -> int:
+        _, high = self._consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=self._timeout, cached=False
+        )
+        return int(high)
+
     def close(self) -> None:
         self._consumer.close()

@@ -240,11 +240,10 @@ class StreamThread(threading.Thread):
             task.checkpoint(self._end_offset)
 
     def _end_offset(self, topic: str, partition: int) -> int:
-        assert self._consumer is not None
-        _, high = self._consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=10, cached=False
-        )
-        return int(high)
+        # Asked of the idle restore consumer: the main consumer would answer only after
+        # its in-flight long-poll fetch (up to fetch.wait.max.ms per call).
+        assert self._restorer is not None
+        return self._restorer.end_offset(topic, partition)
 
     def _handle_delivery_failures(self) -> None:
         assert self._collector is not None and self._errors is not None
