@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,6 +23,7 @@ class KafkaHelper:
     def __init__(self, bootstrap_servers: str) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self._drops_null_values: bool | None = None
 
     def create_topic(self, name: str, partitions: int = 1) -> str:
         futures = self.admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30)
@@ -122,6 +124,68 @@ class KafkaHelper:
         finally:
             consumer.close()
         return out
+
+    def latest_by_key(
+        self,
+        topic: str,
+        expected: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+        settle: float = 1.0,
+        abort_if: Callable[[], str | None] | None = None,
+        decode: Callable[[bytes], Any] = orjson.loads,
+    ) -> dict[str, Any]:
+        """A table's view of an update stream: the latest value per key (``decode``d; JSON by
+        default), reading every partition from the beginning. With ``expected``, return once
+        the latest values have equalled it for ``settle`` seconds; else (or at ``timeout``)
+        return what they are then, for the caller to assert on. Never trusts end offsets
+        (BROKER-NOTES.md 2)."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": "kstreamlite-test-reader",
+                "enable.auto.commit": False,
+                "fetch.queue.backoff.ms": 10,
+            }
+        )
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(self.partitions(topic))])
+        latest: dict[str, Any] = {}
+        deadline = time.monotonic() + timeout
+        stable_since: float | None = None
+        try:
+            while time.monotonic() < deadline:
+                for msg in consumer.consume(1000, 0.2):
+                    error = msg.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            continue
+                        raise AssertionError(f"consumer error: {error}")
+                    key = msg.key().decode() if msg.key() is not None else None
+                    value = msg.value()
+                    latest[key] = None if value is None else decode(value)
+                if expected is None or latest != expected:
+                    stable_since = None
+                    if abort_if is not None and (reason := abort_if()):
+                        raise AssertionError(f"reading {topic}: {reason}")
+                    continue
+                if stable_since is None:
+                    stable_since = time.monotonic()
+                if time.monotonic() - stable_since >= settle:
+                    break
+        finally:
+            consumer.close()
+        return latest
+
+    def drops_null_values(self) -> bool:
+        """Probe (once per run): does the broker drop records whose value is null on fetch,
+        so tombstones never reach consumers? BROKER-NOTES.md 1 reports it of Tansu."""
+        if self._drops_null_values is None:
+            topic = self.create_topic(f"probe-null-values-{uuid.uuid4().hex[:8]}")
+            self.produce(topic, [("tombstone", None), ("after", b"x")], json_values=False)
+            out = self.read(topic, 1, timeout=15, settle=0.5)
+            # Same partition, so the tombstone (offset 0) comes first if it comes at all.
+            self._drops_null_values = not out or out[0].key() != b"tombstone"
+        return self._drops_null_values
 
     def topics(self) -> dict[str, int]:
         """Every topic on the broker with its partition count."""
