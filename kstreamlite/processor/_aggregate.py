@@ -20,8 +20,32 @@ class Change(NamedTuple):
     old: Any
 
 
-class StreamAggregate(NodeProcessor):
-    __slots__ = ("aggregator", "caching", "initializer", "reducing", "store", "store_name", "task")
+class StoreBackedProcessor(NodeProcessor):
+    """A processor owning one key-value store: with caching, it forwards each changed key
+    when the cache flushes; without, the subclass forwards per record."""
+
+    __slots__ = ("caching", "store", "store_name", "task")
+    store_name: str
+
+    def init(self, context: NodeContext) -> None:
+        super().init(context)
+        self.task = context.task
+        assert context.task.state is not None
+        self.store = context.task.state.stores[self.store_name]
+        self.caching = self.store.caching
+        if self.caching:
+            self.store.set_flush_listener(self._flushed)
+
+    def _flushed(self, key: Any, new: Any, old: Any, timestamp: int) -> None:
+        """Forward a change a cache flush released; errors go to the processing handler."""
+        try:
+            self.down(key, Change(new, old), timestamp, None)
+        except Exception as exc:
+            self.task.outside_record_failed(exc, self.name, timestamp)
+
+
+class StreamAggregate(StoreBackedProcessor):
+    __slots__ = ("aggregator", "initializer", "reducing")
 
     def __init__(
         self,
@@ -35,15 +59,6 @@ class StreamAggregate(NodeProcessor):
         self.initializer = initializer
         self.aggregator = aggregator
         self.reducing = reducing
-
-    def init(self, context: NodeContext) -> None:
-        super().init(context)
-        self.task = context.task
-        assert context.task.state is not None
-        self.store = context.task.state.stores[self.store_name]
-        self.caching = self.store.caching
-        if self.caching:
-            self.store.set_flush_listener(self._flushed)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
         if key is None or value is None:
@@ -61,17 +76,6 @@ class StreamAggregate(NodeProcessor):
         store.put(key, new, timestamp)
         if not self.caching:
             self.down(key, Change(new, old), timestamp, headers)
-
-    def _flushed(self, key: Any, new: Any, old: Any, timestamp: int) -> None:
-        forward_flushed(self, key, Change(new, old), timestamp)
-
-
-def forward_flushed(node: Any, key: Any, change: Change, timestamp: int) -> None:
-    """Forward a change a cache flush released; errors go to the processing handler."""
-    try:
-        node.down(key, change, timestamp, None)
-    except Exception as exc:
-        node.task.outside_record_failed(exc, node.name, timestamp)
 
 
 class ToStream(NodeProcessor):

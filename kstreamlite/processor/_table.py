@@ -12,26 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ..serdes import Serde
-from ._aggregate import Change, forward_flushed
+from ._aggregate import Change, StoreBackedProcessor
 from ._node import NodeContext, NodeProcessor
 
 
-class TableSource(NodeProcessor):
+class TableSource(StoreBackedProcessor):
     """Materializes a stream of upserts (None value: delete) and forwards the changes."""
 
-    __slots__ = ("caching", "store", "store_name", "task")
+    __slots__ = ()
 
     def __init__(self, store_name: str) -> None:
         self.store_name = store_name
-
-    def init(self, context: NodeContext) -> None:
-        super().init(context)
-        self.task = context.task
-        assert context.task.state is not None
-        self.store = context.task.state.stores[self.store_name]
-        self.caching = self.store.caching
-        if self.caching:
-            self.store.set_flush_listener(self._flushed)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
         if key is None:
@@ -48,7 +39,7 @@ class TableSource(NodeProcessor):
 
     def _flushed(self, key: Any, new: Any, old: Any, timestamp: int) -> None:
         if new is not None or old is not None:
-            forward_flushed(self, key, Change(new, old), timestamp)
+            super()._flushed(key, new, old, timestamp)
 
 
 class TableFilter(NodeProcessor):
@@ -121,10 +112,10 @@ class TableRegroup(NodeProcessor):
         return group, selected
 
 
-class TableAggregate(NodeProcessor):
+class TableAggregate(StoreBackedProcessor):
     """KGroupedTable.aggregate/reduce/count: subtract the old value, add the new one."""
 
-    __slots__ = ("adder", "caching", "initializer", "store", "store_name", "subtractor", "task")
+    __slots__ = ("adder", "initializer", "subtractor")
 
     def __init__(
         self,
@@ -137,15 +128,6 @@ class TableAggregate(NodeProcessor):
         self.initializer = initializer
         self.adder = adder
         self.subtractor = subtractor
-
-    def init(self, context: NodeContext) -> None:
-        super().init(context)
-        self.task = context.task
-        assert context.task.state is not None
-        self.store = context.task.state.stores[self.store_name]
-        self.caching = self.store.caching
-        if self.caching:
-            self.store.set_flush_listener(self._flushed)
 
     def process(self, key: Any, change: Any, timestamp: int, headers: Any) -> None:
         new, old = change
@@ -160,9 +142,6 @@ class TableAggregate(NodeProcessor):
         self.store.put(key, agg, timestamp)
         if not self.caching:
             self.down(key, Change(agg, previous), timestamp, headers)
-
-    def _flushed(self, key: Any, new: Any, old: Any, timestamp: int) -> None:
-        forward_flushed(self, key, Change(new, old), timestamp)
 
 
 class ChangeSerde(Serde[Change]):
