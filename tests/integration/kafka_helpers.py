@@ -105,12 +105,7 @@ class KafkaHelper:
         settle_until: float | None = None
         try:
             while time.monotonic() < deadline:
-                for msg in consumer.consume(1000, 0.2):
-                    error = msg.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            continue
-                        raise AssertionError(f"consumer error: {error}")
+                for msg in _records(consumer):
                     out.append(msg)
                 if abort_if is not None and len(out) < expected:
                     reason = abort_if()
@@ -154,12 +149,7 @@ class KafkaHelper:
         stable_since: float | None = None
         try:
             while time.monotonic() < deadline:
-                for msg in consumer.consume(1000, 0.2):
-                    error = msg.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            continue
-                        raise AssertionError(f"consumer error: {error}")
+                for msg in _records(consumer):
                     key = msg.key().decode() if msg.key() is not None else None
                     value = msg.value()
                     latest[key] = None if value is None else decode(value)
@@ -268,6 +258,18 @@ def free_port() -> int:
 
 def headers_dict(msg: Any) -> dict[str, bytes]:
     return dict(msg.headers() or ())
+
+
+def _records(consumer: Consumer) -> list[Any]:
+    """One poll's records; partition EOFs skipped, any other consumer error fails the test."""
+    records = []
+    for msg in consumer.consume(1000, 0.2):
+        error = msg.error()
+        if error is None:
+            records.append(msg)
+        elif error.code() != KafkaError._PARTITION_EOF:
+            raise AssertionError(f"consumer error: {error}")
+    return records
 
 
 def json_value(msg: Any) -> Any:
