@@ -207,6 +207,31 @@ class Topology:
             raise TopologyError(f"repartition {suffix!r}: num_partitions must be >= 1")
         self._repartition_topics[suffix] = RepartitionTopic(suffix, num_partitions)
 
+    def add_repartition(
+        self,
+        base: str,
+        parent: str,
+        *,
+        key_serde: Serde[Any] | None,
+        value_serde: Serde[Any] | None,
+        num_partitions: int | None = None,
+    ) -> str:
+        """Route ``parent`` through the internal topic ``<base>-repartition``; returns the
+        name of the source node that reads it back (the start of a new sub-topology)."""
+        topic = f"{base}-repartition"
+        self.add_repartition_topic(topic, num_partitions)
+        self.add_sink(
+            f"{topic}-sink",
+            topic,
+            parent,
+            key_serde=key_serde,
+            value_serde=value_serde,
+            internal=True,
+        )
+        source = f"{topic}-source"
+        self.add_source(source, topic, key_serde=key_serde, value_serde=value_serde, internal=True)
+        return source
+
     def _next_order(self) -> int:
         self._counter += 1
         return self._counter
@@ -267,9 +292,6 @@ class Topology:
             for n in self._nodes.values()
             if isinstance(n, SinkDef) and not n.internal and n.topic is not None
         ]
-
-    def source_for_topic(self, topic: str) -> SourceDef:
-        return self._nodes[self._topic_to_source[topic]]  # type: ignore[return-value]
 
     def subtopologies(self) -> list[SubTopology]:
         """Connected components of the node graph, numbered in creation order."""

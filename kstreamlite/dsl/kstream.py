@@ -185,20 +185,12 @@ class KStream:
         base = name or self._builder.new_name("KSTREAM-REPARTITION-")
         key_serde = key_serde or self.key_serde
         value_serde = value_serde or self.value_serde
-        topic = f"{base}-repartition"
-        topology = self._builder.topology
-        topology.add_repartition_topic(topic, num_partitions)
-        topology.add_sink(
-            f"{topic}-sink",
-            topic,
+        source = self._builder.topology.add_repartition(
+            base,
             self._node,
             key_serde=key_serde,
             value_serde=value_serde,
-            internal=True,
-        )
-        source = f"{topic}-source"
-        topology.add_source(
-            source, topic, key_serde=key_serde, value_serde=value_serde, internal=True
+            num_partitions=num_partitions,
         )
         return KStream(self._builder, source, key_serde, value_serde)
 

@@ -213,20 +213,12 @@ class KGroupedTable:
         node = builder.new_name(prefix)
         store = spec.name or builder.new_name(f"{prefix}STATE-STORE-")
         key_serde = spec.key_serde or self.key_serde
-        topic = f"{self._name or store}-repartition"
-        topology = builder.topology
-        topology.add_repartition_topic(topic, None)
-        change = ChangeSerde(self.value_serde)
-        topology.add_sink(
-            f"{topic}-sink",
-            topic,
+        source = builder.topology.add_repartition(
+            self._name or store,
             self._node,
             key_serde=key_serde,
-            value_serde=change,
-            internal=True,
+            value_serde=ChangeSerde(self.value_serde),
         )
-        source = f"{topic}-source"
-        topology.add_source(source, topic, key_serde=key_serde, value_serde=change, internal=True)
         add_materialized_processor(
             builder,
             node,

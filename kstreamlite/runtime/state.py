@@ -14,9 +14,6 @@ class State(enum.Enum):
     PENDING_ERROR = "PENDING_ERROR"
     ERROR = "ERROR"
 
-    def is_running_or_rebalancing(self) -> bool:
-        return self in (State.REBALANCING, State.RUNNING)
-
 
 # Kafka Streams' KafkaStreams.State transitions.
 TRANSITIONS: dict[State, set[State]] = {

@@ -139,9 +139,6 @@ class StreamTask:
                 if chain is not None:
                     self.nodes[d.name].down = chain
 
-    def input_partitions(self) -> list[TopicPartition]:
-        return [(topic, self.partition) for topic in self.sources]
-
     @property
     def single_input(self) -> bool:
         """One input partition: records can be processed as they come, no merging."""

@@ -557,17 +557,9 @@ def failing_after_count(caching):
     return define
 
 
-def test_an_error_downstream_of_an_uncached_aggregate_is_a_processing_error_naming_the_node():
-    with driver_for(failing_after_count(False)) as driver:
-        inp = driver.create_input_topic("in")
-        inp.pipe_input("a", 1)
-        with pytest.raises(ProcessingError) as info:
-            inp.pipe_input("a", 1)
-    assert info.value.processor == "boom"
-
-
-def test_an_error_downstream_of_a_cached_aggregate_is_a_processing_error_naming_the_node():
-    with driver_for(failing_after_count(True)) as driver:
+@pytest.mark.parametrize("caching", [False, True], ids=["uncached", "cached"])
+def test_an_error_downstream_of_an_aggregate_is_a_processing_error_naming_the_node(caching):
+    with driver_for(failing_after_count(caching)) as driver:
         inp = driver.create_input_topic("in")
         inp.pipe_input("a", 1)
         with pytest.raises(ProcessingError) as info:
