@@ -60,6 +60,7 @@ class StreamThread(threading.Thread):
         self._collector: KafkaRecordCollector | None = None
         self._errors: ErrorHandling | None = None
         self._restorer: Restorer | None = None
+        self._restoring: set[StreamTask] = set()  # inputs paused until their stores caught up
         self._failed = False
 
     def request_stop(self) -> None:
@@ -142,11 +143,16 @@ class StreamThread(threading.Thread):
         interval = self._config.effective_commit_interval_ms / 1000
         next_commit = time.monotonic() + interval
         while not self._stop_requested.is_set():
-            messages = consumer.consume(batch, timeout)
+            # While tasks restore, the main consumer still polls (membership, heartbeats,
+            # other tasks' records) but must not sit in a long poll between restore batches.
+            messages = consumer.consume(batch, 0 if self._restoring else timeout)
             if messages:
                 self._dispatch(messages)
+            if self._restoring:
+                self._restore_step()
             for task in self.tasks.values():
-                task.maybe_punctuate()
+                if task not in self._restoring:
+                    task.maybe_punctuate()
             producer.poll(0)
             if self._collector is not None and self._collector.failures:
                 self._handle_delivery_failures()
@@ -217,7 +223,8 @@ class StreamThread(threading.Thread):
         if self._collector is None or self._consumer is None:
             return
         for task in self.tasks.values():
-            task.flush_state()
+            if task not in self._restoring:
+                task.flush_state()
         self._collector.flush(FLUSH_TIMEOUT_S)
         if self._collector.failures:
             self._handle_delivery_failures()
@@ -237,7 +244,8 @@ class StreamThread(threading.Thread):
                 self._committed[(tp.topic, tp.partition)] = tp.offset
             self._metrics.commits.labels(self._config.application_id).inc()
         for task in self.tasks.values():
-            task.checkpoint(self._end_offset)
+            if task not in self._restoring:  # its stores do not yet reflect the end offsets
+                task.checkpoint(self._end_offset)
 
     def _end_offset(self, topic: str, partition: int) -> int:
         # Asked of the idle restore consumer: the main consumer would answer only after
@@ -294,13 +302,35 @@ class StreamThread(threading.Thread):
                 created.append(task)
             self._task_of[(tp.topic, tp.partition)] = task
         assert self._restorer is not None
-        self._restorer.restore(created)
+        # Assign explicitly so the restoring tasks' inputs can be paused before any fetch.
+        consumer.assign(partitions)
+        restoring = self._restorer.add(created)
+        if restoring:
+            self._restoring.update(restoring)
+            consumer.pause(self._inputs_of(restoring))
         log.info(
-            "assigned %d partitions, running tasks %s",
+            "assigned %d partitions, running tasks %s%s",
             len(partitions),
             sorted(self.tasks),
+            f", restoring {sorted(t.id for t in restoring)} first" if restoring else "",
         )
-        self._set_state(State.RUNNING)
+        if not self._restoring:
+            self._set_state(State.RUNNING)
+
+    def _restore_step(self) -> None:
+        assert self._restorer is not None and self._consumer is not None
+        ready = self._restorer.step()
+        if not ready:
+            return
+        self._restoring.difference_update(ready)
+        self._consumer.resume(self._inputs_of(ready))
+        log.info("restored tasks %s; processing them", sorted(t.id for t in ready))
+        if not self._restoring:
+            self._set_state(State.RUNNING)
+
+    def _inputs_of(self, tasks: list[StreamTask]) -> list[TopicPartition]:
+        wanted = {id(t) for t in tasks}
+        return [TopicPartition(*tp) for tp, task in self._task_of.items() if id(task) in wanted]
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._set_state(State.REBALANCING)
@@ -320,6 +350,10 @@ class StreamThread(threading.Thread):
             still_assigned = any(t is task for t in self._task_of.values())
             if task is not None and task.id in self.tasks and not still_assigned:
                 del self.tasks[task.id]
+                if task in self._restoring:
+                    self._restoring.discard(task)
+                    if self._restorer is not None:
+                        self._restorer.remove([task])
                 task.close()
 
     # ---- shutdown ----
@@ -347,6 +381,7 @@ class StreamThread(threading.Thread):
                 log.warning("closing task %s: %s", task.id, exc)
         self.tasks.clear()
         self._task_of.clear()
+        self._restoring.clear()
         log.info("application %s stopped", self._config.application_id)
 
 

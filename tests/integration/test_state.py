@@ -593,3 +593,66 @@ def test_deleted_keys_stay_deleted_after_restore(
         assert all(again.store("kv").get(k) is None for k in KEYS[:5])
     finally:
         close_all(again)
+
+
+def test_restore_longer_than_max_poll_interval_keeps_membership(
+    kafka: KafkaHelper, bootstrap_servers: str, unique: str, tmp_path: Path, monkeypatch
+) -> None:
+    """Restore runs between polls with the inputs paused: a restore slower than
+    max.poll.interval.ms must neither cost the group membership nor expose partial state."""
+    source = kafka.create_topic(f"st-slow-in-{unique}")
+    sink = kafka.create_topic(f"st-slow-out-{unique}")
+    app_id = f"st-slow-{unique}"
+    batch1, batch2 = _batch(0, 300), _batch(300, 400)
+    topology = _sums_topology(source, sink)
+    settings = {"cache_max_bytes": 0}  # every update reaches the changelog: 300 to restore
+
+    kafka.produce(source, batch1)
+    app = _started(topology, _config(app_id, bootstrap_servers, tmp_path / "a", **settings))
+    try:
+        _running(app)
+        _assert_totals(kafka, sink, _sums(batch1), app)
+    finally:
+        assert app.close(30_000)
+
+    from kstreamlite.runtime import restore
+    from kstreamlite.state.kv import KeyValueStore
+
+    real_restore = KeyValueStore.restore
+
+    def slow_restore(self: KeyValueStore, records: Any) -> None:
+        time.sleep(0.15)
+        real_restore(self, records)
+
+    monkeypatch.setattr(restore, "BATCH", 5)  # >= 60 batches: about 9 s, over the 6 s limit
+    monkeypatch.setattr(KeyValueStore, "restore", slow_restore)
+    transitions: list[tuple[State, State]] = []
+    config = _config(
+        app_id,
+        bootstrap_servers,
+        tmp_path / "b",
+        **settings,
+        consumer_config={
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 6000,
+        },
+    )
+    again = KafkaStreams(topology, config)
+    again.set_state_listener(lambda new, old: transitions.append((old, new)))
+    started = time.monotonic()
+    again.start()
+    try:
+        time.sleep(3)
+        assert again.state is State.REBALANCING  # still restoring
+        with pytest.raises(InvalidStateStoreError):
+            again.store("sums")
+        _running(again, timeout=60)
+        assert time.monotonic() - started > 6, "restore was not slower than max.poll.interval.ms"
+        assert dict(again.store("sums").all()) == _sums(batch1)
+        kafka.produce(source, batch2)
+        _assert_totals(kafka, sink, _sums(batch1, batch2), again)
+        # One rebalance for the start, none because the consumer looked dead.
+        assert transitions.count((State.RUNNING, State.REBALANCING)) == 0, transitions
+    finally:
+        assert again.close(30_000)
