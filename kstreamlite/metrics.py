@@ -38,6 +38,14 @@ class StreamsMetrics:
             [*app, "reason", "topic"],
             registry=self.registry,
         )
+        self.store_operations = Counter(
+            "kstreamlite_state_store_operations",
+            "State store operations by kind: gets and puts by processors, misses (reads "
+            "past the cache), writes (entries written to the backend), restored (changelog "
+            "records applied)",
+            [*app, "task", "store", "operation"],
+            registry=self.registry,
+        )
         self.commits = Counter(
             "kstreamlite_commits", "Completed commits", app, registry=self.registry
         )
@@ -54,6 +62,13 @@ class StreamsMetrics:
         for topic, count in counts.items():
             if count:
                 self.produced.labels(self.application_id, topic).inc(count)
+
+    def record_store_operations(self, task_id: str, store: str, counts: dict[str, int]) -> None:
+        for operation, count in counts.items():
+            if count:
+                self.store_operations.labels(self.application_id, task_id, store, operation).inc(
+                    count
+                )
 
     def value(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples matching ``labels`` (for tests and app.metrics())."""

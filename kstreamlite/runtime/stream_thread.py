@@ -236,6 +236,9 @@ class StreamThread(threading.Thread):
                     offsets.append(TopicPartition(tp[0], tp[1], offset))
             for topic, count in task.drain_consumed().items():
                 self._metrics.record_consumed(task.id, topic, count)
+            if task.state is not None:
+                for name, store in task.state.stores.items():
+                    self._metrics.record_store_operations(task.id, name, store.meter.drain())
             self._metrics.record_produced(task.drain_produced())
         self._metrics.record_produced(self._collector.drain_extra_sent())
         if offsets:

@@ -37,6 +37,26 @@ class CacheBudget:
         self.used = 0
 
 
+class StoreMeter:
+    """Operation counts of one store since the last drain.
+
+    ``misses`` are reads that went past the cache to the backend (every read when
+    caching is off); ``writes`` are entries written to the backend (one per flushed
+    key with caching on, one per put without).
+    """
+
+    __slots__ = ("gets", "misses", "puts", "restored", "writes")
+    FIELDS = ("gets", "puts", "misses", "writes", "restored")
+
+    def __init__(self) -> None:
+        self.gets = self.puts = self.misses = self.writes = self.restored = 0
+
+    def drain(self) -> dict[str, int]:
+        counts = {name: getattr(self, name) for name in self.FIELDS}
+        self.gets = self.puts = self.misses = self.writes = self.restored = 0
+        return counts
+
+
 class KeyValueStore:
     """A key-value state store of one task."""
 
@@ -64,6 +84,8 @@ class KeyValueStore:
         self._cache: dict[bytes, list[Any]] | None = {} if cache is not None else None
         self._clock = clock
         self._listener: FlushListener | None = None
+        # Metering: plain ints on the hot path, published to Prometheus at each commit.
+        self.meter = StoreMeter()
 
     @property
     def caching(self) -> bool:
@@ -82,11 +104,13 @@ class KeyValueStore:
         if key is None:
             raise ValueError(f"store {self.name!r}: keys must not be None")
         kb = self._kser(key)
+        self.meter.gets += 1
         cache = self._cache
         if cache is not None:
             entry = cache.get(kb)
             if entry is not None:
                 return entry[_VALUE]
+        self.meter.misses += 1
         raw = self._backend.get(kb)
         value = None if raw is None else self._vde(raw)
         if cache is not None:
@@ -139,15 +163,18 @@ class KeyValueStore:
             raise ValueError(f"store {self.name!r}: keys must not be None")
         kb = self._kser(key)
         ts = self._clock() if timestamp is None else timestamp
+        self.meter.puts += 1
         cache = self._cache
         if cache is None:
             vb = None if value is None else self._vser(value)
             self._backend.write(((kb, vb),))
+            self.meter.writes += 1
             if self._changelog is not None:
                 self._changelog(kb, vb, ts)
             return
         entry = cache.get(kb)
         if entry is None:
+            self.meter.misses += 1
             raw = self._backend.get(kb)
             old = None if raw is None else self._vde(raw)
             self._admit(kb, [key, value, old, ts, True])
@@ -212,6 +239,7 @@ class KeyValueStore:
             value = entry[_VALUE]
             changes.append((kb, None if value is None else vser(value)))
         self._backend.write(changes)
+        self.meter.writes += len(changes)
         if self._changelog is not None:
             for (kb, vb), (_, entry) in zip(changes, dirty, strict=True):
                 self._changelog(kb, vb, entry[_TS])
@@ -227,7 +255,10 @@ class KeyValueStore:
 
     def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> None:
         """Apply changelog records straight to the backend (the cache is empty then)."""
+        if not isinstance(records, list):
+            records = list(records)
         self._backend.write(records)
+        self.meter.restored += len(records)
 
     def close(self) -> None:
         if self._cache is not None and self._budget is not None:

@@ -129,6 +129,16 @@ def _diff(got: dict[str, Any], expected: dict[str, Any]) -> str:
     return f"(got, expected) per differing key: {wrong}"
 
 
+def _store_operations(app: KafkaStreams) -> Counter[tuple[str, str]]:
+    """(store, operation) -> count, summed over tasks, from the app's metrics."""
+    ops: Counter[tuple[str, str]] = Counter()
+    for name, value in app.metrics().items():
+        if name.startswith("kstreamlite_state_store_operations_total{"):
+            labels = dict(part.split("=", 1) for part in name[name.index("{") + 1 : -1].split(","))
+            ops[(labels["store"], labels["operation"])] += int(value)
+    return ops
+
+
 def _checkpoints(state_dir: Path, app_id: str) -> dict[str, dict[str, int]]:
     """Task id -> its checkpoint file (changelog ``topic:partition`` -> offset)."""
     result = {}
@@ -232,6 +242,10 @@ def test_restart_on_empty_state_dir_restores_from_changelog(
         _assert_totals(kafka, counts_sink, _region_counts(batch1, batch2), again, **longs)
         assert _store_contents(again, "sums") == _sums(batch1, batch2)
         assert _store_contents(again, "counts") == _region_counts(batch1, batch2)
+        ops = _store_operations(again)
+        assert ops[("sums", "restored")] > 0 and ops[("counts", "restored")] > 0, ops
+        assert ops[("sums", "puts")] == len(batch2), ops  # one aggregate update per record
+        assert ops[("sums", "gets")] >= len(batch2), ops
     finally:
         closed = again.close(30_000)
     assert closed and again.state is State.NOT_RUNNING

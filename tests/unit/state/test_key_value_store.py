@@ -489,3 +489,27 @@ def test_read_only_view_over_no_stores_is_empty():
 def test_read_only_view_has_no_write_methods():
     view = ReadOnlyKeyValueStore("s", [])
     assert not any(hasattr(view, m) for m in ("put", "delete", "put_all", "put_if_absent"))
+
+
+# ---- metering ----
+
+
+def test_meter_counts_cache_hits_as_gets_without_misses():
+    rec = Recorder(caching=True)
+    store = rec.store
+    store.put("a", 1)  # miss: the backend is asked for the old value
+    store.get("a")
+    store.get("a")
+    store.put("a", 2)
+    store.flush()
+    assert store.meter.drain() == {"gets": 2, "puts": 2, "misses": 1, "writes": 1, "restored": 0}
+    assert store.meter.drain() == {"gets": 0, "puts": 0, "misses": 0, "writes": 0, "restored": 0}
+
+
+def test_meter_without_cache_counts_every_read_and_write_and_restores():
+    store = Recorder(caching=False).store
+    store.put("a", 1)
+    store.put("b", 2)
+    assert store.get("a") == 1
+    store.restore([(b"c", b"3"), (b"d", None)])
+    assert store.meter.drain() == {"gets": 1, "puts": 2, "misses": 1, "writes": 2, "restored": 2}
