@@ -66,7 +66,8 @@ class TopicManager:
         resolved.update({self.actual(s): n for s, n in wanted.items()})
         self._check_copartitioning(topology, resolved)
         changelogs = self._changelog_counts(topology, resolved)
-        self._create(changelogs, counts, {"cleanup.policy": "compact"})
+        configs = {b.changelog_suffix: b.changelog_config for b in topology.store_builders.values()}
+        self._create(changelogs, counts, configs)
         resolved.update({self.actual(s): n for s, n in changelogs.items()})
         return resolved
 
@@ -122,8 +123,12 @@ class TopicManager:
         return result
 
     def _create(
-        self, wanted: dict[str, int], counts: dict[str, int], config: dict[str, str] | None = None
+        self,
+        wanted: dict[str, int],
+        counts: dict[str, int],
+        configs: dict[Any, dict[str, str]] | None = None,
     ) -> None:
+        """Create the missing topics of ``wanted``; ``configs`` per topic suffix."""
         new = []
         for suffix, partitions in wanted.items():
             name = self.actual(suffix)
@@ -140,7 +145,7 @@ class TopicManager:
                     name,
                     num_partitions=partitions,
                     replication_factor=self._replication,
-                    config=dict(config or {}),
+                    config=dict((configs or {}).get(suffix, {})),
                 )
             )
         if not new:

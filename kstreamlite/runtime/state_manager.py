@@ -20,8 +20,15 @@ import orjson
 from ..errors import KStreamliteError
 from ..serdes import Serde
 from ..state.backends import MemoryBytesStore, RocksDBBytesStore, StateStoreError
-from ..state.builders import KeyValueStoreBuilder
+from ..state.builders import KeyValueStoreBuilder, SessionStoreBuilder, WindowStoreBuilder
 from ..state.kv import CacheBudget, KeyValueStore
+from ..state.windowed import (
+    SessionStore,
+    TimeIndexedBackend,
+    WindowStore,
+    session_key_serde,
+    window_key_serde,
+)
 
 log = logging.getLogger("kstreamlite.state")
 
@@ -80,7 +87,7 @@ class StateManager:
         self.partition = partition
         self.application_id = application_id
         self.directory = os.path.join(state_dir, application_id, task_id)
-        self.stores: dict[str, KeyValueStore] = {}
+        self.stores: dict[str, Any] = {}  # KeyValueStore, WindowStore or SessionStore
         self.changelogs: dict[str, tuple[str, int]] = {}  # store -> (topic, partition)
         self.wiped: set[str] = set()  # stores whose local data was unusable and removed
         self._lock_file: IO[str] | None = None
@@ -123,7 +130,7 @@ class StateManager:
         budget: CacheBudget,
         send_changelog: ChangelogSender,
         clock: Callable[[], int],
-    ) -> KeyValueStore:
+    ) -> Any:
         changelog = None
         if builder.changelog_suffix is not None:
             topic = f"{self.application_id}-{builder.changelog_suffix}"
@@ -136,15 +143,27 @@ class StateManager:
         backend: Any = (
             self._open_rocksdb(builder.name) if builder.persistent else MemoryBytesStore()
         )
-        return KeyValueStore(
+        inner_key_serde = builder.key_serde or key_serde
+        if isinstance(builder, WindowStoreBuilder):
+            backend = TimeIndexedBackend(backend, 8)
+            inner_key_serde = window_key_serde(inner_key_serde)
+        elif isinstance(builder, SessionStoreBuilder):
+            backend = TimeIndexedBackend(backend, 16)
+            inner_key_serde = session_key_serde(inner_key_serde)
+        kv = KeyValueStore(
             builder.name,
             backend,
-            builder.key_serde or key_serde,
+            inner_key_serde,
             builder.value_serde or value_serde,
             changelog=changelog,
             cache=budget if builder.caching else None,
             clock=clock,
         )
+        if isinstance(builder, WindowStoreBuilder):
+            return WindowStore(kv, backend, builder.retention_ms, builder.window_size_ms)
+        if isinstance(builder, SessionStoreBuilder):
+            return SessionStore(kv, backend, builder.retention_ms)
+        return kv
 
     def _open_rocksdb(self, name: str) -> RocksDBBytesStore:
         path = os.path.join(self.directory, name)
@@ -170,8 +189,7 @@ class StateManager:
         saved = self._read_checkpoint()
         offsets = {}
         for name, (topic, partition) in self.changelogs.items():
-            persistent = isinstance(self.stores[name]._backend, RocksDBBytesStore)
-            usable = persistent and name not in self.wiped
+            usable = self.stores[name].persistent and name not in self.wiped
             offsets[name] = saved.get(f"{topic}:{partition}", 0) if usable else 0
         return offsets
 

@@ -152,6 +152,7 @@ class StreamThread(threading.Thread):
                 self._restore_step()
             for task in self.tasks.values():
                 if task not in self._restoring:
+                    task.tick()
                     task.maybe_punctuate()
             producer.poll(0)
             if self._collector is not None and self._collector.failures:
@@ -225,6 +226,7 @@ class StreamThread(threading.Thread):
         for task in self.tasks.values():
             if task not in self._restoring:
                 task.flush_state()
+                task.tick(force_announce=True)
         self._collector.flush(FLUSH_TIMEOUT_S)
         if self._collector.failures:
             self._handle_delivery_failures()
@@ -233,7 +235,8 @@ class StreamThread(threading.Thread):
             task.commit_requested = False
             for tp, offset in task.offsets.items():
                 if self._committed.get(tp) != offset:
-                    offsets.append(TopicPartition(tp[0], tp[1], offset))
+                    metadata = task.clock_state.metadata(tp)
+                    offsets.append(TopicPartition(tp[0], tp[1], offset, metadata=metadata))
             for topic, count in task.drain_consumed().items():
                 self._metrics.record_consumed(task.id, topic, count)
             if task.state is not None:
@@ -304,6 +307,7 @@ class StreamThread(threading.Thread):
                 self.tasks[task_id] = task
                 created.append(task)
             self._task_of[(tp.topic, tp.partition)] = task
+        self._resume_watermarks(consumer, partitions)
         assert self._restorer is not None
         # Assign explicitly so the restoring tasks' inputs can be paused before any fetch.
         consumer.assign(partitions)
@@ -319,6 +323,21 @@ class StreamThread(threading.Thread):
         )
         if not self._restoring:
             self._set_state(State.RUNNING)
+
+    def _resume_watermarks(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Per-partition watermark state was committed with the offsets; take it back."""
+        try:
+            committed = consumer.committed(
+                partitions, timeout=self._config.startup_timeout_ms / 1000
+            )
+        except Exception as exc:  # the watermark then restarts from the records
+            log.warning("could not read committed offsets' watermark metadata: %s", exc)
+            return
+        now = _wall_clock_ms()
+        for tp in committed:
+            task = self._task_of.get((tp.topic, tp.partition))
+            if task is not None and tp.metadata:
+                task.clock_state.resume([((tp.topic, tp.partition), tp.metadata)], now)
 
     def _restore_step(self) -> None:
         assert self._restorer is not None and self._consumer is not None

@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
-from ..errors import TopologyError
+from ..errors import ProcessingError, TopologyError
 from ..handlers import ErrorContext, ErrorHandling, failing_node_name
 from ..processor._node import NodeContext, NodeProcessor
 from ..processor.api import PunctuationType
 from ..serdes import Serde
 from ..state.builders import KeyValueStoreBuilder
+from ..timing.clock import HEADER, MARK_VALUE, NO_WATERMARK, TaskClock
+from ..timing.watermarks import WatermarkStrategy
 from ..topology import ProcessorDef, SinkDef, SourceDef, SubTopology, Topology
 from .fusion import fuse
 from .nodes import Collector, SinkNode, SourceNode
@@ -38,6 +40,16 @@ class Message(Protocol):
 TopicPartition = tuple[str, int]
 MakeState = Callable[["StreamTask", list[KeyValueStoreBuilder]], "StateManager"]
 _by_timestamp = itemgetter(0)
+MONOTONOUS = WatermarkStrategy.monotonous()
+
+
+def _negative_timestamp(ts: int, topic: str, extracted: bool) -> str:
+    source = "the timestamp_extractor returned" if extracted else "the record carries"
+    return (
+        f"{source} timestamp {ts} for a record of {topic!r}; event time must be >= 0 "
+        "(fix the extractor or the producer, or set processing_exception_handler to "
+        "'log_and_continue' to skip such records)"
+    )
 
 
 class StreamTask:
@@ -56,6 +68,7 @@ class StreamTask:
         default_key_serde: Serde[Any],
         default_value_serde: Serde[Any],
         make_state: MakeState | None = None,
+        announce_interval_ms: int = 100,
     ) -> None:
         self.id = task_id
         self.subtopology = subtopology
@@ -72,6 +85,13 @@ class StreamTask:
         self.nodes: dict[str, NodeProcessor] = {}
         self.sources: dict[str, SourceNode] = {}  # actual topic name -> source node
         self.punctuations: list[Punctuation] = []
+        self.clock_state = TaskClock()
+        self.watermark_listeners: list[Callable[[int], None]] = []
+        self._notified_watermark = NO_WATERMARK
+        self._announce: list[tuple[str, int]] = []  # repartition topics this task writes
+        self._announce_interval = announce_interval_ms
+        self._announced_at = -(1 << 62)
+        self._announced: bytes | None = None
         self.state: StateManager | None = None
         builders = _store_builders(topology, subtopology)
         if builders:
@@ -105,12 +125,17 @@ class StreamTask:
                     (d.value_serde or value_serde).resolve(value_serde),
                     d.timestamp_extractor,
                 )
+                strategy = d.watermark or MONOTONOUS
                 for source_topic in actual:
                     self.sources[source_topic] = node
+                    self.clock_state.add(
+                        (source_topic, self.partition), strategy, d.internal, self.clock()
+                    )
             elif isinstance(d, SinkDef):
                 sink_topic = d.topic
                 if sink_topic is not None and d.internal:
                     sink_topic = topic_for(sink_topic)
+                    self._announce.append((sink_topic, self.collector.partition_count(sink_topic)))
                 node = SinkNode(
                     sink_topic,
                     d.topic_extractor,
@@ -133,6 +158,9 @@ class StreamTask:
             children = {c: self.nodes[c].process for c in d.children}
             stores = d.stores if isinstance(d, ProcessorDef) else ()
             self.nodes[d.name].init(NodeContext(self, d.name, children, stores))
+        self._tasks_in_subtopology = max(
+            (self.collector.partition_count(t) for t in self.sources), default=1
+        )
         for d in definitions:
             if isinstance(d, SourceDef) and len(d.children) == 1:
                 chain = fuse(d.children[0], self.nodes, _children_of(topology), self.id)
@@ -159,6 +187,14 @@ class StreamTask:
         # Hot path: every record of every stateless pipeline passes through this loop.
         source = self.sources[topic]
         kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
+        tp = (topic, partition)
+        clock = self.clock_state
+        part = clock.partitions[tp]
+        if part.internal:
+            messages = self._take_controls(tp, messages)
+        fast = clock.single_direct is part
+        delay = part.delay
+        part_max = part.max_ts
         stream_time = self.stream_time
         for msg in messages:
             self.current = msg
@@ -174,35 +210,77 @@ class StreamTask:
                 ts = msg.timestamp()[1]
                 if extract is not None:
                     ts = extract(key, value, ts)
-                if ts > stream_time:
-                    stream_time = self.stream_time = ts
+                if ts < 0:
+                    raise ProcessingError(_negative_timestamp(ts, topic, extract is not None))
+                if ts > part_max:
+                    part_max = part.max_ts = ts
+                    if ts > stream_time:
+                        stream_time = self.stream_time = ts
+                    if fast:
+                        clock.max_event = ts
+                        if ts - delay > clock.watermark:
+                            clock.watermark = ts - delay
+                    elif not part.internal:
+                        clock.max_event = max(clock.max_event, ts)
+                        clock.recompute(self.clock())
                 down(key, value, ts, msg.headers())
             except Exception as exc:
                 self._processing_failed(msg, exc)
         if messages:
-            self.offsets[(topic, partition)] = messages[-1].offset() + 1
+            self.offsets[tp] = messages[-1].offset() + 1
             self.consumed[topic] = self.consumed.get(topic, 0) + len(messages)
+            clock.touched(tp, self.clock())
+        if clock.watermark > self._notified_watermark:
+            self._notify_watermark()
+
+    def _take_controls(self, tp: TopicPartition, messages: Sequence[Message]) -> Sequence[Message]:
+        """Apply and remove the watermark announcements among a repartition topic's records."""
+        if not any(m.key() is None and m.value() == MARK_VALUE for m in messages):
+            return messages
+        data = []
+        clock = self.clock_state
+        for msg in messages:
+            if msg.key() is None and msg.value() == MARK_VALUE and clock.control(tp, msg.headers()):
+                self.offsets[tp] = msg.offset() + 1
+                continue
+            data.append(msg)
+        clock.recompute(self.clock())
+        return data
 
     def _process_merged(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
         """Kafka Streams' PartitionGroup: always take the buffered head with the lowest time."""
         queues = []
-        for (topic, _partition), messages in batches.items():
-            queues.append(self._prepare(topic, messages))
-            self.consumed[topic] = self.consumed.get(topic, 0) + len(messages)
-        for ts, key, value, msg, down in heapq.merge(*queues, key=_by_timestamp):
+        clock = self.clock_state
+        for tp, messages in batches.items():
+            if clock.partitions[tp].internal:
+                messages = self._take_controls(tp, messages)
+            queues.append(self._prepare(tp, messages))
+            self.consumed[tp[0]] = self.consumed.get(tp[0], 0) + len(messages)
+        for ts, key, value, msg, down, part in heapq.merge(*queues, key=_by_timestamp):
             self.current = msg
             try:
-                if ts > self.stream_time:
-                    self.stream_time = ts
+                if ts > part.max_ts:
+                    part.max_ts = ts
+                    if ts > self.stream_time:
+                        self.stream_time = ts
+                    if not part.internal:
+                        clock.max_event = max(clock.max_event, ts)
+                        clock.recompute(self.clock())
                 down(key, value, ts, msg.headers())
             except Exception as exc:
                 self._processing_failed(msg, exc)
-        for (topic, partition), messages in batches.items():
+        now = self.clock()
+        for tp, messages in batches.items():
             if messages:
-                self.offsets[(topic, partition)] = messages[-1].offset() + 1
+                self.offsets[tp] = max(self.offsets.get(tp, 0), messages[-1].offset() + 1)
+                clock.touched(tp, now)
+        if clock.watermark > self._notified_watermark:
+            self._notify_watermark()
 
-    def _prepare(self, topic: str, messages: Iterable[Message]) -> list[tuple[Any, ...]]:
+    def _prepare(self, tp: TopicPartition, messages: Iterable[Message]) -> list[tuple[Any, ...]]:
+        topic = tp[0]
         source = self.sources[topic]
+        part = self.clock_state.partitions[tp]
         kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
         out = []
         for msg in messages:
@@ -215,14 +293,61 @@ class StreamTask:
                 self._deserialization_failed(msg, exc)
                 continue
             ts = msg.timestamp()[1]
-            if extract is not None:
-                try:
+            try:
+                if extract is not None:
                     ts = extract(key, value, ts)
-                except Exception as exc:
-                    self._processing_failed(msg, exc)
-                    continue
-            out.append((ts, key, value, msg, down))
+                if ts < 0:
+                    raise ProcessingError(_negative_timestamp(ts, topic, extract is not None))
+            except Exception as exc:
+                self._processing_failed(msg, exc)
+                continue
+            out.append((ts, key, value, msg, down, part))
         return out
+
+    # ---- watermarks ----
+
+    @property
+    def watermark(self) -> int:
+        return self.clock_state.watermark
+
+    def _notify_watermark(self) -> None:
+        mark = self._notified_watermark = self.clock_state.watermark
+        self.current = None
+        for listener in self.watermark_listeners:
+            try:
+                listener(mark)
+            except Exception as exc:
+                self.outside_record_failed(exc, None, mark)
+
+    def tick(self, force_announce: bool = False) -> None:
+        """Between batches: idleness, watermark announcements downstream, listeners."""
+        clock = self.clock_state
+        now = self.clock()
+        if clock.uses_idleness:
+            clock.recompute(now)
+        if clock.watermark > self._notified_watermark:
+            self._notify_watermark()
+        if self._announce and (
+            force_announce or now - self._announced_at >= self._announce_interval
+        ):
+            self._announce_watermark(now)
+
+    def _announce_watermark(self, now: int) -> None:
+        header = self.clock_state.announcement(self.id, self._tasks_in_subtopology, now)
+        if header == self._announced and (
+            # Unchanged: repeat now and then (a new downstream instance needs to hear it),
+            # never in the test driver, where every record is processed at once.
+            not self._announce_interval or now - self._announced_at < 10 * self._announce_interval
+        ):
+            return
+        if header.endswith(b"/-1"):
+            return  # nothing to say yet: no watermark, not idle
+        self._announced, self._announced_at = header, now
+        ts = max(self.clock_state.watermark, 0)
+        headers = [(HEADER, header)]
+        for topic, partitions in self._announce:
+            for p in range(partitions):
+                self.collector.send(topic, None, MARK_VALUE, ts, headers, p)
 
     # ---- errors ----
 

@@ -8,6 +8,7 @@ Keys iterate in byte order, as in Kafka Streams.
 from __future__ import annotations
 
 import shutil
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from typing import Protocol, cast
 
@@ -30,29 +31,35 @@ class BytesStore(Protocol):
 
 
 class MemoryBytesStore:
-    """A dict; ``range`` sorts on demand, which is fine for the sizes memory stores hold."""
+    """A dict plus its keys in order, kept sorted on insert so ``range`` is a bisect."""
+
+    persistent = False
 
     def __init__(self) -> None:
         self._data: dict[bytes, bytes] = {}
+        self._keys: list[bytes] = []
 
     def get(self, key: bytes) -> bytes | None:
         return self._data.get(key)
 
     def write(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None:
-        data = self._data
+        data, keys = self._data, self._keys
         for key, value in changes:
             if value is None:
-                data.pop(key, None)
+                if data.pop(key, None) is not None:
+                    del keys[bisect_left(keys, key)]
             else:
+                if key not in data:
+                    insort(keys, key)
                 data[key] = value
 
     def range(self, low: bytes | None, high: bytes | None) -> Iterator[tuple[bytes, bytes]]:
-        for key in sorted(self._data):
-            if low is not None and key < low:
-                continue
-            if high is not None and key > high:
-                break
-            yield key, self._data[key]
+        keys = self._keys
+        start = 0 if low is None else bisect_left(keys, low)
+        stop = len(keys) if high is None else bisect_right(keys, high)
+        data = self._data
+        for key in keys[start:stop]:
+            yield key, data[key]
 
     def count(self) -> int:
         return len(self._data)
@@ -62,6 +69,7 @@ class MemoryBytesStore:
 
     def destroy(self) -> None:
         self._data.clear()
+        self._keys.clear()
 
 
 # Memory bounds, as Kafka Streams sets them (RocksDB's own defaults grow to 64 MiB of
@@ -86,6 +94,8 @@ def _options() -> Options:
 
 class RocksDBBytesStore:
     """RocksDB through rocksdict in raw (bytes) mode; one database per store per task."""
+
+    persistent = True
 
     def __init__(self, path: str) -> None:
         self.path = path

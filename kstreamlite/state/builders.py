@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from .._time import to_millis
 from ..errors import TopologyError
 from ..serdes import Serde
+
+# Windowed changelogs are compacted *and* time-limited (Kafka Streams'
+# windowstore.changelog.additional.retention.ms): old windows leave the topic too.
+CHANGELOG_EXTRA_RETENTION_MS = 24 * 60 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,54 @@ class KeyValueStoreBuilder:
         """``<store>-changelog``; the real topic is ``<application_id>-<store>-changelog``."""
         return f"{self.name}-changelog" if self.logging else None
 
+    @property
+    def changelog_config(self) -> dict[str, str]:
+        return {"cleanup.policy": "compact"}
+
+
+@dataclass(frozen=True)
+class WindowStoreBuilder(KeyValueStoreBuilder):
+    """Values per (key, window start), dropped ``retention_ms`` after their start."""
+
+    retention_ms: int = 0
+    window_size_ms: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.window_size_ms <= 0:
+            raise TopologyError(f"window store {self.name!r} needs a positive window_size")
+        if self.retention_ms < self.window_size_ms:
+            raise TopologyError(
+                f"window store {self.name!r}: retention ({self.retention_ms} ms) must be at "
+                f"least the window size ({self.window_size_ms} ms)"
+            )
+
+    @property
+    def changelog_config(self) -> dict[str, str]:
+        return {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(self.retention_ms + CHANGELOG_EXTRA_RETENTION_MS),
+        }
+
+
+@dataclass(frozen=True)
+class SessionStoreBuilder(KeyValueStoreBuilder):
+    """Sessions per key, dropped ``retention_ms`` after they end."""
+
+    retention_ms: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.retention_ms <= 0:
+            raise TopologyError(f"session store {self.name!r} needs a positive retention")
+
+    @property
+    def changelog_config(self) -> dict[str, str]:
+        return {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(self.retention_ms + CHANGELOG_EXTRA_RETENTION_MS),
+        }
+
 
 class Stores:
     """Factories for Processor API stores (add them with ``builder.add_state_store``)."""
@@ -42,3 +96,47 @@ class Stores:
         caching: bool = True,
     ) -> KeyValueStoreBuilder:
         return KeyValueStoreBuilder(name, key_serde, value_serde, persistent, logging, caching)
+
+    @staticmethod
+    def window_store_builder(
+        name: str,
+        *,
+        retention: timedelta | int,
+        window_size: timedelta | int,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        persistent: bool = True,
+        logging: bool = True,
+        caching: bool = False,
+    ) -> WindowStoreBuilder:
+        return WindowStoreBuilder(
+            name,
+            key_serde,
+            value_serde,
+            persistent,
+            logging,
+            caching,
+            retention_ms=to_millis(retention, "retention"),
+            window_size_ms=to_millis(window_size, "window_size"),
+        )
+
+    @staticmethod
+    def session_store_builder(
+        name: str,
+        *,
+        retention: timedelta | int,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        persistent: bool = True,
+        logging: bool = True,
+        caching: bool = False,
+    ) -> SessionStoreBuilder:
+        return SessionStoreBuilder(
+            name,
+            key_serde,
+            value_serde,
+            persistent,
+            logging,
+            caching,
+            retention_ms=to_millis(retention, "retention"),
+        )

@@ -92,6 +92,10 @@ class KeyValueStore:
         return self._cache is not None
 
     @property
+    def persistent(self) -> bool:
+        return bool(getattr(self._backend, "persistent", False))
+
+    @property
     def logging(self) -> bool:
         return self._changelog is not None
 
@@ -223,6 +227,15 @@ class KeyValueStore:
         for kb in victims:
             del self._cache[kb]
         self._budget.used -= len(victims)
+
+    def drop_cached(self, keys: Iterable[bytes]) -> None:
+        """Forget cached entries without writing them (their data was deleted: expiry)."""
+        cache = self._cache
+        if cache is None or self._budget is None:
+            return
+        for kb in keys:
+            if cache.pop(kb, None) is not None:
+                self._budget.used -= 1
 
     def flush(self) -> None:
         """Write every dirty entry to the backend and changelog; tell the listener."""

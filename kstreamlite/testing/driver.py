@@ -25,6 +25,7 @@ from ..runtime.state_manager import make_state_manager
 from ..runtime.task import StreamTask
 from ..serdes import Serde
 from ..state.kv import CacheBudget, KeyValueStore
+from ..timing.clock import MARK_VALUE
 from ..topology import Topology
 from .topics import StoredRecord, TestInputTopic, TestOutputTopic
 
@@ -138,6 +139,7 @@ class TopologyTestDriver:
                     default_key_serde=config.default_key_serde,
                     default_value_serde=config.default_value_serde,
                     make_state=make_state,
+                    announce_interval_ms=0,
                 )
                 self._tasks.append(task)
                 for topic in task.sources:
@@ -200,6 +202,7 @@ class TopologyTestDriver:
             raise ValueError("advance_wall_clock_time: the duration must not be negative")
         self._wall_clock_ms += advance
         for task in self._tasks:
+            self._run(task.tick)  # idleness: the watermark may follow the wall clock
             self._run(task.maybe_punctuate)
 
     # ---- stores ----
@@ -227,10 +230,13 @@ class TopologyTestDriver:
 
     def _append(self, topic: str, record: StoredRecord) -> None:
         offset = len(self._logs[topic])
-        self._logs[topic].append(record)
-        self._produced.add(topic)
-        self._unread[topic].append(record)
         task = self._task_for_topic.get(topic)
+        # Watermark announcements reach the downstream task but stay out of the topic's
+        # log, so tests see only the records the topology wrote.
+        if not (record.key is None and record.value == MARK_VALUE):
+            self._logs[topic].append(record)
+            self._produced.add(topic)
+            self._unread[topic].append(record)
         if task is not None:
             self._pending.append((task, _Message(topic, offset, record)))
 
@@ -244,9 +250,11 @@ class TopologyTestDriver:
                 while self._pending:
                     task, msg = self._pending.popleft()
                     task.process({(msg.topic(), 0): [msg]})
+                    task.tick()
                     task.maybe_punctuate()
                 for each in self._tasks:  # commit: flushing caches may emit records
                     each.flush_state()
+                    each.tick()
                 if not self._pending:
                     break
         finally:

@@ -26,6 +26,9 @@ class ListCollector(Collector):
         self.extra_sent = {}
         self.records: list[tuple[str, bytes | None, int]] = []
 
+    def partition_count(self, topic: str) -> int:
+        return 1
+
     def produce(self, topic, value, key, partition, callback, on_delivery, timestamp, headers):
         self.records.append((topic, value, timestamp))
 
