@@ -61,6 +61,23 @@ class Sender(Protocol):
 
 class SkipCounter(Protocol):
     def record_skipped(self, reason: str, topic: str | None, dead_lettered: bool) -> None: ...
+    def record_late(self, task_id: str, processor: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class LateRecord:
+    """What ``late_record_handler`` receives: a record whose windows had all closed."""
+
+    key: Any
+    value: Any
+    timestamp: int
+    watermark: int
+    window: Any  # the (last) Window it would have belonged to
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    processor: str
+    task_id: str
 
 
 class ErrorHandling:
@@ -73,6 +90,7 @@ class ErrorHandling:
             "production": config.production_exception_handler,
         }
         self._dlq_topic = config.dead_letter_queue_topic
+        self._late_handler = config.late_record_handler
         self._sender = sender
         self._metrics = metrics
         self._seen: set[tuple[str, str, str | None]] = set()
@@ -89,6 +107,17 @@ class ErrorHandling:
             raise failure from exc
         self.skipped += 1
         self._metrics.record_skipped(ctx.stage, ctx.topic, dead_lettered)
+
+    def late(self, record: LateRecord) -> None:
+        """A late record: counted, and handed to ``late_record_handler`` when set."""
+        self._metrics.record_late(record.task_id, record.processor)
+        handler = self._late_handler
+        if handler is None:
+            return
+        try:
+            handler(record)
+        except Exception:
+            log.exception("late_record_handler raised for %r; ignoring", record)
 
     def count_dropped(
         self, reason: str, origin: tuple[str, int, int] | None, processor: str | None

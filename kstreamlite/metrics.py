@@ -46,6 +46,12 @@ class StreamsMetrics:
             [*app, "task", "store", "operation"],
             registry=self.registry,
         )
+        self.late_records = Counter(
+            "kstreamlite_late_records",
+            "Records dropped because every window they belong to had closed",
+            [*app, "task", "processor"],
+            registry=self.registry,
+        )
         self.commits = Counter(
             "kstreamlite_commits", "Completed commits", app, registry=self.registry
         )
@@ -54,6 +60,9 @@ class StreamsMetrics:
         self.skipped.labels(self.application_id, reason, topic or "").inc()
         if dead_lettered:
             self.dead_lettered.labels(self.application_id, reason, topic or "").inc()
+
+    def record_late(self, task_id: str, processor: str) -> None:
+        self.late_records.labels(self.application_id, task_id, processor).inc()
 
     def record_consumed(self, task_id: str, topic: str, count: int) -> None:
         self.consumed.labels(self.application_id, task_id, topic).inc(count)

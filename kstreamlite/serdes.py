@@ -168,3 +168,63 @@ def windowed(inner: Serde[Any]) -> Serde[Windowed]:
         return Windowed(inner_de(data[:-16]), Window(start, end))
 
     return Serde(ser, de, name=f"windowed({inner.name})")
+
+
+_LENGTH = struct.Struct(">I")
+
+
+def list_of(inner: Serde[Any]) -> Serde[list[Any]]:
+    """A list of values, each length-prefixed in ``inner``'s encoding (internal stores)."""
+    inner_ser, inner_de = inner.ser, inner.de
+
+    def ser(values: list[Any]) -> bytes:
+        parts = []
+        for value in values:
+            data = inner_ser(value)
+            parts.append(_LENGTH.pack(len(data)))
+            parts.append(data)
+        return b"".join(parts)
+
+    def de(data: bytes) -> list[Any]:
+        values, at = [], 0
+        while at < len(data):
+            (size,) = _LENGTH.unpack_from(data, at)
+            at += 4
+            values.append(inner_de(data[at : at + size]))
+            at += size
+        return values
+
+    return Serde(ser, de, name=f"list({inner.name})")
+
+
+class Deferred(Serde[Any]):
+    """A serde built around the configured default serde, once that is known.
+
+    ``windowed(None)`` cannot exist until the application's default key serde is; the
+    runtime calls ``resolve(default)`` when it builds a task.
+    """
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable[[Serde[Any]], Serde[Any]], name: str) -> None:
+        super().__init__(_unresolved, _unresolved, name=name)
+        self._build = build
+
+    def resolve(self, default: Serde[Any]) -> Serde[Any]:
+        return self._build(default).resolve(default)
+
+
+def _unresolved(data: Any) -> Any:
+    raise SerializationError("internal error: a deferred serde was used before resolve()")
+
+
+def around(
+    inner: Serde[Any] | None, wrap: Callable[[Serde[Any]], Serde[Any]], name: str
+) -> Serde[Any]:
+    """``wrap(inner)`` now if ``inner`` is known, else once the default is."""
+    if inner is not None and not isinstance(inner, Deferred):
+        return wrap(inner)
+    if inner is None:
+        return Deferred(wrap, name)
+    deferred = inner
+    return Deferred(lambda default: wrap(deferred.resolve(default)), name)

@@ -14,6 +14,7 @@ from .materialized import Materialized
 if TYPE_CHECKING:
     from .builder import StreamsBuilder
     from .kstream import KStream
+    from .windowed import WindowedKStream
 
 
 class KGroupedStream:
@@ -76,6 +77,12 @@ class KGroupedStream:
             spec.value_serde,
             lambda store: StreamAggregate(store, initializer, aggregator),
         )
+
+    def windowed_by(self, windows: Any) -> WindowedKStream:
+        """Aggregate per key and window: TimeWindows, SlidingWindows or SessionWindows."""
+        from .windowed import WindowedKStream
+
+        return WindowedKStream(self, windows)
 
     def _build(
         self,

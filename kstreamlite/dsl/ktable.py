@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import serdes
+from ..errors import TopologyError
 from ..processor._aggregate import ToStream
 from ..processor._node import NodeProcessor
 from ..processor._table import (
@@ -16,8 +17,10 @@ from ..processor._table import (
     TableRegroup,
     TableSource,
 )
+from ..processor._window import Suppress
 from ..serdes import Serde
-from ..state.builders import KeyValueStoreBuilder
+from ..state.builders import KeyValueStoreBuilder, SuppressBufferBuilder
+from ..windows.suppressed import Suppressed
 from .materialized import Materialized
 
 if TYPE_CHECKING:
@@ -84,12 +87,16 @@ class KTable:
         store: str | None,
         key_serde: Serde[Any] | None,
         value_serde: Serde[Any] | None,
+        *,
+        close_after: Callable[[Any], int] | None = None,
     ) -> None:
         self._builder = builder
         self._node = node
         self._store = store
         self.key_serde = key_serde
         self.value_serde = value_serde
+        # For a windowed table: when a window's final result is due (watermark reached).
+        self._close_after = close_after
 
     @property
     def queryable_store_name(self) -> str | None:
@@ -106,7 +113,45 @@ class KTable:
     ) -> KTable:
         node = name or self._builder.new_name(prefix)
         self._builder.topology.add_processor(node, factory, self._node)
-        return KTable(self._builder, node, None, self.key_serde, value_serde)
+        return KTable(
+            self._builder, node, None, self.key_serde, value_serde, close_after=self._close_after
+        )
+
+    def suppress(self, suppressed: Suppressed, *, name: str | None = None) -> KTable:
+        """Hold updates back: one final result per window (``until_window_closes``), or
+        the latest per key after a time limit (``until_time_limit``). The buffer is
+        changelogged, so what it holds survives restarts and failover."""
+        if not isinstance(suppressed, Suppressed):
+            raise TopologyError(f"suppress() takes a Suppressed, not {type(suppressed).__name__}")
+        if suppressed.final and self._close_after is None:
+            raise TopologyError(
+                "Suppressed.until_window_closes() needs a windowed table (the result of "
+                "windowed_by(...).count/reduce/aggregate); use until_time_limit() here"
+            )
+        builder = self._builder
+        given = name or suppressed.name
+        node = given or builder.new_name("KTABLE-SUPPRESS-")
+        store = f"{given}-store" if given else builder.new_name("KTABLE-SUPPRESS-STATE-STORE-")
+        builder.topology.add_state_store(
+            SuppressBufferBuilder(store, self.key_serde, self.value_serde)
+        )
+        close_after = self._close_after
+        final = suppressed.final
+        limit, max_records = suppressed.time_limit_ms, suppressed.max_records
+
+        def make() -> NodeProcessor:
+            return Suppress(
+                store,
+                final=final,
+                close_after=close_after,
+                time_limit_ms=limit,
+                max_records=max_records,
+            )
+
+        builder.topology.add_processor(node, make, self._node, stores=[store])
+        return KTable(
+            builder, node, None, self.key_serde, self.value_serde, close_after=close_after
+        )
 
     def filter(self, predicate: Callable[[Any, Any], Any], *, name: str | None = None) -> KTable:
         """Rows for which ``predicate(key, value)`` holds; a row that stops matching is deleted."""

@@ -17,11 +17,18 @@ from typing import IO, Any
 
 import orjson
 
+from .. import serdes
 from ..errors import KStreamliteError
 from ..serdes import Serde
 from ..state.backends import MemoryBytesStore, RocksDBBytesStore, StateStoreError
-from ..state.builders import KeyValueStoreBuilder, SessionStoreBuilder, WindowStoreBuilder
+from ..state.builders import (
+    KeyValueStoreBuilder,
+    SessionStoreBuilder,
+    SuppressBufferBuilder,
+    WindowStoreBuilder,
+)
 from ..state.kv import CacheBudget, KeyValueStore
+from ..state.suppress_buffer import SuppressBuffer
 from ..state.windowed import (
     SessionStore,
     TimeIndexedBackend,
@@ -143,7 +150,13 @@ class StateManager:
         backend: Any = (
             self._open_rocksdb(builder.name) if builder.persistent else MemoryBytesStore()
         )
-        inner_key_serde = builder.key_serde or key_serde
+        inner_key_serde = (builder.key_serde or key_serde).resolve(key_serde)
+        store_value_serde = (builder.value_serde or value_serde).resolve(value_serde)
+        if isinstance(builder, SuppressBufferBuilder):
+            raw = KeyValueStore(
+                builder.name, backend, serdes.BYTES, serdes.BYTES, changelog=changelog, clock=clock
+            )
+            return SuppressBuffer(raw, inner_key_serde, store_value_serde)
         if isinstance(builder, WindowStoreBuilder):
             backend = TimeIndexedBackend(backend, 8)
             inner_key_serde = window_key_serde(inner_key_serde)
@@ -154,7 +167,7 @@ class StateManager:
             builder.name,
             backend,
             inner_key_serde,
-            builder.value_serde or value_serde,
+            store_value_serde,
             changelog=changelog,
             cache=budget if builder.caching else None,
             clock=clock,

@@ -82,6 +82,16 @@ class SessionStoreBuilder(KeyValueStoreBuilder):
         }
 
 
+@dataclass(frozen=True)
+class SuppressBufferBuilder(KeyValueStoreBuilder):
+    """The buffer of a ``suppress`` node: in memory, changelogged, no cache."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "persistent", False)
+        object.__setattr__(self, "caching", False)
+
+
 class Stores:
     """Factories for Processor API stores (add them with ``builder.add_state_store``)."""
 

@@ -25,6 +25,7 @@ from ..runtime.state_manager import make_state_manager
 from ..runtime.task import StreamTask
 from ..serdes import Serde
 from ..state.kv import CacheBudget, KeyValueStore
+from ..state.windowed import SessionStore, WindowStore
 from ..timing.clock import MARK_VALUE
 from ..topology import Topology
 from .topics import StoredRecord, TestInputTopic, TestOutputTopic
@@ -209,9 +210,25 @@ class TopologyTestDriver:
 
     def get_key_value_store(self, name: str) -> KeyValueStore:
         """The store itself (reads and writes), as Kafka Streams' driver gives it."""
+        return self._store(name, KeyValueStore, "key-value")
+
+    def get_window_store(self, name: str) -> WindowStore:
+        """A window store (windowed aggregations of TimeWindows/SlidingWindows, Processor API)."""
+        return self._store(name, WindowStore, "window")
+
+    def get_session_store(self, name: str) -> SessionStore:
+        """A session store (session-windowed aggregations, Processor API)."""
+        return self._store(name, SessionStore, "session")
+
+    def _store(self, name: str, kind: type[Any], what: str) -> Any:
         for task in self._tasks:
             if task.state is not None and name in task.state.stores:
-                return task.state.stores[name]
+                store = task.state.stores[name]
+                if not isinstance(store, kind):
+                    raise TopologyError(
+                        f"state store {name!r} is a {type(store).__name__}, not a {what} store"
+                    )
+                return store
         known = sorted(s for t in self._tasks if t.state for s in t.state.stores)
         raise TopologyError(f"no state store named {name!r}; the topology has {known}")
 
