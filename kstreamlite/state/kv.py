@@ -10,6 +10,7 @@ updates downstream, as Kafka Streams' record cache does.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -82,6 +83,8 @@ class KeyValueStore:
         self._changelog = changelog
         self._budget = cache
         self._cache: dict[bytes, list[Any]] | None = {} if cache is not None else None
+        # The dirty entries' keys in byte order: ranges overlay them without a cache scan.
+        self._dirty_keys: list[bytes] = []
         self._clock = clock
         self._listener: FlushListener | None = None
         # Metering: plain ints on the hot path, published to Prometheus at each commit.
@@ -142,17 +145,32 @@ class KeyValueStore:
     def all(self) -> Iterator[KeyValue]:
         return self._merged(None, None)
 
+    def query_range(self, from_key: Any, to_key: Any) -> Iterator[KeyValue]:
+        """range() safe to call from another thread (interactive queries)."""
+        low = None if from_key is None else self._kser(from_key)
+        high = None if to_key is None else self._kser(to_key)
+        return self._merged(low, high, from_owner=False)
+
     def approximate_num_entries(self) -> int:
         pending = 0
         if self._cache is not None:
             pending = sum(1 for e in list(self._cache.values()) if e[_DIRTY])
         return self._backend.count() + pending
 
-    def _merged(self, low: bytes | None, high: bytes | None) -> Iterator[KeyValue]:
+    def _merged(
+        self, low: bytes | None, high: bytes | None, from_owner: bool = True
+    ) -> Iterator[KeyValue]:
         stored = dict(self._backend.range(low, high))
         overlay: dict[bytes, Any] = {}
-        if self._cache is not None:
-            for kb, entry in _snapshot(self._cache):
+        cache = self._cache
+        if cache is not None and from_owner:
+            keys = self._dirty_keys
+            first = 0 if low is None else bisect_left(keys, low)
+            last = len(keys) if high is None else bisect_right(keys, high)
+            for kb in keys[first:last]:
+                overlay[kb] = cache[kb][_VALUE]
+        elif cache is not None:  # another thread (interactive queries): copy, never mutate
+            for kb, entry in _snapshot(cache):
                 if entry[_DIRTY] and (low is None or kb >= low) and (high is None or kb <= high):
                     overlay[kb] = entry[_VALUE]
         for kb in sorted(stored.keys() | overlay.keys()):
@@ -181,8 +199,11 @@ class KeyValueStore:
             self.meter.misses += 1
             raw = self._backend.get(kb)
             old = None if raw is None else self._vde(raw)
+            insort(self._dirty_keys, kb)
             self._admit(kb, [key, value, old, ts, True])
         else:
+            if not entry[_DIRTY]:
+                insort(self._dirty_keys, kb)
             entry[_VALUE] = value
             entry[_TS] = ts
             entry[_DIRTY] = True
@@ -223,7 +244,9 @@ class KeyValueStore:
             victims.append(kb)
             if len(victims) >= count:
                 break
-        self._write([(kb, self._cache[kb]) for kb in victims if self._cache[kb][_DIRTY]])
+        written = [(kb, self._cache[kb]) for kb in victims if self._cache[kb][_DIRTY]]
+        self._write(written)
+        self._forget_dirty(kb for kb, _ in written)
         for kb in victims:
             del self._cache[kb]
         self._budget.used -= len(victims)
@@ -234,8 +257,18 @@ class KeyValueStore:
         if cache is None or self._budget is None:
             return
         for kb in keys:
-            if cache.pop(kb, None) is not None:
+            entry = cache.pop(kb, None)
+            if entry is not None:
                 self._budget.used -= 1
+                if entry[_DIRTY]:
+                    self._forget_dirty((kb,))
+
+    def _forget_dirty(self, keys: Iterable[bytes]) -> None:
+        dirty = self._dirty_keys
+        for kb in keys:
+            at = bisect_left(dirty, kb)
+            if at < len(dirty) and dirty[at] == kb:
+                del dirty[at]
 
     def flush(self) -> None:
         """Write every dirty entry to the backend and changelog; tell the listener."""
@@ -244,6 +277,7 @@ class KeyValueStore:
         dirty = [(kb, e) for kb, e in self._cache.items() if e[_DIRTY]]
         if dirty:
             self._write(dirty)
+        self._dirty_keys.clear()
 
     def _write(self, dirty: list[tuple[bytes, list[Any]]]) -> None:
         vser = self._vser
@@ -277,6 +311,7 @@ class KeyValueStore:
         if self._cache is not None and self._budget is not None:
             self._budget.used -= len(self._cache)
             self._cache.clear()
+            self._dirty_keys.clear()
         self._backend.close()
 
     def destroy(self) -> None:
@@ -284,6 +319,7 @@ class KeyValueStore:
         if self._cache is not None and self._budget is not None:
             self._budget.used -= len(self._cache)
             self._cache.clear()
+            self._dirty_keys.clear()
         self._backend.destroy()
 
 
@@ -312,10 +348,10 @@ class ReadOnlyKeyValueStore:
         return None
 
     def range(self, from_key: Any, to_key: Any) -> Iterator[KeyValue]:
-        return _merge_sorted([s.range(from_key, to_key) for s in self._stores], self._stores)
+        return _merge_sorted([s.query_range(from_key, to_key) for s in self._stores], self._stores)
 
     def all(self) -> Iterator[KeyValue]:
-        return _merge_sorted([s.all() for s in self._stores], self._stores)
+        return _merge_sorted([s.query_range(None, None) for s in self._stores], self._stores)
 
     def approximate_num_entries(self) -> int:
         return sum(s.approximate_num_entries() for s in self._stores)
