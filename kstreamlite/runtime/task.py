@@ -135,6 +135,7 @@ class StreamTask:
                 sink_topic = d.topic
                 if sink_topic is not None and d.internal:
                     sink_topic = topic_for(sink_topic)
+                if sink_topic is not None and d.internal and _uses_event_time(topology):
                     self._announce.append((sink_topic, self.collector.partition_count(sink_topic)))
                 node = SinkNode(
                     sink_topic,
@@ -512,3 +513,12 @@ def _store_builders(topology: Topology, sub: SubTopology) -> list[KeyValueStoreB
 
 def _children_of(topology: Topology) -> Callable[[str], list[str]]:
     return lambda name: topology.node(name).children
+
+
+def _uses_event_time(topology: Topology) -> bool:
+    """Whether any store closes windows on the watermark: only then do tasks announce their
+    watermarks on repartition topics (other topologies keep those topics data-only)."""
+    from ..state.builders import SessionStoreBuilder, SuppressBufferBuilder, WindowStoreBuilder
+
+    kinds = (WindowStoreBuilder, SessionStoreBuilder, SuppressBufferBuilder)
+    return any(isinstance(b, kinds) for b in topology.store_builders.values())
