@@ -169,7 +169,7 @@ class WindowedKStream:
                     store, records, sliding, initializer, aggregator, reducing=reducing
                 )
 
-            close_after = _closes_at(windows.grace_ms, inclusive_end=False)
+            close_after = _closes_at(windows.grace_ms, inclusive_end=True)
         topology.add_processor(node, make, parent, stores=stores)
         return KTable(
             builder,

@@ -35,6 +35,7 @@ class _WindowedAggregate(NodeProcessor):
         self.store = context.task.state.stores[self.store_name]
         self.clock = context.task.clock_state
         self.caching = self.store.caching
+        self.store.expire_on_put = False  # expiry follows the watermark (_on_watermark)
         self.pending_close = _NEVER
         if self.caching:
             self.store.set_flush_listener(self._flushed)
@@ -230,6 +231,7 @@ class SlidingWindowAggregate(_WindowedAggregate):
         assert context.task.state is not None
         # The key's records within reach, as a list of values per timestamp.
         self.records: WindowStore = context.task.state.stores[self.records_store]
+        self.records.expire_on_put = False
 
     def _on_watermark(self, watermark: int) -> None:
         super()._on_watermark(watermark)
@@ -258,7 +260,9 @@ class SlidingWindowAggregate(_WindowedAggregate):
             return
         diff, grace = self.diff, self.grace
         watermark = self.clock.watermark
-        if timestamp + 1 + diff + grace <= watermark:
+        # Sliding windows include their end: one is closed once end + grace < watermark,
+        # and a record is late when every window that could hold it is.
+        if timestamp + diff + grace < watermark:
             self._late(key, value, timestamp, Window(timestamp - diff, timestamp))
             return
         same_time = self.records.get(key, timestamp)
@@ -268,7 +272,7 @@ class SlidingWindowAggregate(_WindowedAggregate):
         touched: dict[int, tuple[Any, Any]] = {}
         # 1. windows that already exist and cover the record: add it.
         for start, old in existing.items():
-            if start <= timestamp <= start + diff and start + diff + grace > watermark:
+            if start <= timestamp <= start + diff and start + diff + grace >= watermark:
                 if self.reducing:
                     new = self.aggregator(old, value)
                 else:
@@ -285,7 +289,7 @@ class SlidingWindowAggregate(_WindowedAggregate):
             if ts < timestamp <= ts + 1 + diff:
                 wanted.add(ts + 1)
         for start in sorted(wanted):
-            if start in existing or start in touched or start + diff + grace <= watermark:
+            if start in existing or start in touched or start + diff + grace < watermark:
                 continue
             touched[start] = (self._fold(key, start, start + diff), None)
         for start, (new, old) in sorted(touched.items()):
@@ -307,7 +311,16 @@ class Suppress(NodeProcessor):
     past the key's first buffered update, or when the buffer holds ``max_records`` keys.
     """
 
-    __slots__ = ("buffer", "close_after", "final", "limit", "max_records", "store_name", "task")
+    __slots__ = (
+        "buffer",
+        "close_after",
+        "final",
+        "limit",
+        "max_records",
+        "observed",
+        "store_name",
+        "task",
+    )
 
     def __init__(
         self,
@@ -329,23 +342,35 @@ class Suppress(NodeProcessor):
         self.task = context.task
         assert context.task.state is not None
         self.buffer = context.task.state.stores[self.store_name]
-        context.task.watermark_listeners.append(self._release)
+        self.observed = -1
+        if self.final:
+            # Final results follow the task's watermark (the windowed aggregate upstream
+            # flushes its cached updates of a window before the watermark closes it).
+            context.task.watermark_listeners.append(self._release)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
         new = value.new if isinstance(value, Change) else value
-        watermark = self.task.clock_state.watermark
         if self.final:
             assert self.close_after is not None
-            due = self.close_after(key)
-            if due <= watermark:
+            if self.close_after(key) <= self.task.clock_state.watermark:
                 return  # its final result is out already; a late update changes nothing
-        else:
-            existing = self.buffer.first_time(key)
-            due = (timestamp if existing is None else existing) + self.limit
-        self.buffer.put(due, key, new, timestamp)
+            if new is None:
+                # A window that no longer exists (a session merged into another) has no
+                # final result: forget what was buffered for it.
+                self.buffer.discard(key)
+                return
+            self.buffer.put(self.close_after(key), key, new, timestamp)
+            self._release(self.task.clock_state.watermark)
+            return
+        # A time limit counts in the time of the updates this node sees (as Kafka Streams'
+        # suppression does), so updates a cache upstream still holds cannot be overtaken.
+        if timestamp > self.observed:
+            self.observed = timestamp
+        due = self.buffer.first_time(key)
+        self.buffer.put(timestamp + self.limit if due is None else due, key, new, timestamp)
         if self.max_records is not None and len(self.buffer) > self.max_records:
             self._emit(self.buffer.pop_oldest())
-        self._release(watermark)
+        self._release(self.observed)
 
     def _release(self, watermark: int) -> None:
         for entry in self.buffer.pop_due(watermark):

@@ -61,6 +61,12 @@ class SuppressBuffer:
         payload = b"\x00" if value is None else b"\x01" + self._vser(value)
         self.kv.put(pack_time(due) + kb, _TS.pack(timestamp) + payload, timestamp)
 
+    def discard(self, key: Any) -> None:
+        kb = self._kser(key)
+        due = self._index().pop(kb, None)
+        if due is not None:
+            self.kv.put(pack_time(due) + kb, None)
+
     def pop_due(self, watermark: int) -> list[tuple[Any, Any, int]]:
         """Remove and return ``(key, value, timestamp)`` of every entry due by ``watermark``."""
         due = []

@@ -122,6 +122,9 @@ class _ExpiringStore:
         self.observed = MIN_TIME  # highest time put or advanced to; drives expiry
         self._expired_below = MIN_TIME
         self._expiry_step = max(1, retention_ms // 4)
+        # Processor API stores expire by the times put into them, as Kafka Streams' do;
+        # windowed aggregations turn this off and expire by the task's watermark instead.
+        self.expire_on_put = True
 
     @property
     def meter(self) -> StoreMeter:
@@ -186,7 +189,8 @@ class WindowStore(_ExpiringStore):
         if window_start + self.retention_ms <= self.observed:
             return  # already expired: Kafka Streams drops such writes too
         self.kv.put((key, window_start), value, timestamp)
-        self.observe(window_start)
+        if self.expire_on_put:
+            self.observe(window_start)
 
     def get(self, key: Any, window_start: int) -> Any:
         return self.kv.get((key, window_start))
@@ -218,7 +222,8 @@ class SessionStore(_ExpiringStore):
         if end + self.retention_ms <= self.observed:
             return
         self.kv.put((key, end, start), value, timestamp)
-        self.observe(end)
+        if self.expire_on_put:
+            self.observe(end)
 
     def remove(self, session: Windowed) -> None:
         key, (start, end) = session

@@ -118,8 +118,8 @@ class TaskClock:
             if self.max_event < 0 and not any(p.internal for p in self.partitions.values()):
                 return self.watermark
             delay = min(p.delay for p in self.partitions.values())
-            base = max(self.watermark, self.max_event - delay)
-            lowest = base + max(now - self.last_record_wall, 0)
+            # Event time moves on with the wall clock from the last record's watermark.
+            lowest = self.max_event - delay + max(now - self.last_record_wall, 0)
         if lowest is not None and lowest > self.watermark:
             self.watermark = lowest
         return self.watermark
