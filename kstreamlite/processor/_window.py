@@ -318,6 +318,7 @@ class Suppress(NodeProcessor):
         "limit",
         "max_records",
         "observed",
+        "released",
         "store_name",
         "task",
     )
@@ -343,6 +344,7 @@ class Suppress(NodeProcessor):
         assert context.task.state is not None
         self.buffer = context.task.state.stores[self.store_name]
         self.observed = -1
+        self.released = -1  # the watermark final results were last released at
         if self.final:
             # Final results follow the task's watermark (the windowed aggregate upstream
             # flushes its cached updates of a window before the watermark closes it).
@@ -352,15 +354,19 @@ class Suppress(NodeProcessor):
         new = value.new if isinstance(value, Change) else value
         if self.final:
             assert self.close_after is not None
-            if self.close_after(key) <= self.task.clock_state.watermark:
-                return  # its final result is out already; a late update changes nothing
+            # Released already: its final result is out, a late update changes nothing.
+            # An update whose close lies between the last release and the watermark is one
+            # the aggregate held in its cache until the close: buffered, released below.
+            if self.close_after(key) <= self.released:
+                return
             if new is None:
                 # A window that no longer exists (a session merged into another) has no
                 # final result: forget what was buffered for it.
                 self.buffer.discard(key)
                 return
+            # Released only from the watermark listener, which runs after the aggregate has
+            # flushed its cached updates of the windows that watermark closes.
             self.buffer.put(self.close_after(key), key, new, timestamp)
-            self._release(self.task.clock_state.watermark)
             return
         # A time limit counts in the time of the updates this node sees (as Kafka Streams'
         # suppression does), so updates a cache upstream still holds cannot be overtaken.
@@ -373,6 +379,8 @@ class Suppress(NodeProcessor):
         self._release(self.observed)
 
     def _release(self, watermark: int) -> None:
+        if self.final and watermark > self.released:
+            self.released = watermark
         for entry in self.buffer.pop_due(watermark):
             self._emit(entry)
 

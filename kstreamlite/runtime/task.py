@@ -43,6 +43,10 @@ _by_timestamp = itemgetter(0)
 MONOTONOUS = WatermarkStrategy.monotonous()
 
 
+def _is_control(msg: Message) -> bool:
+    return msg.key() is None and msg.value() == MARK_VALUE
+
+
 def _negative_timestamp(ts: int, topic: str, extracted: bool) -> str:
     source = "the timestamp_extractor returned" if extracted else "the record carries"
     return (
@@ -185,14 +189,39 @@ class StreamTask:
         self.current = None
 
     def _process_partition(self, topic: str, partition: int, messages: Sequence[Message]) -> None:
+        tp = (topic, partition)
+        if self.clock_state.partitions[tp].internal and any(map(_is_control, messages)):
+            # Announcements apply where they stand: records an upstream task sent before
+            # announcing a watermark are judged against the watermark before it.
+            run: list[Message] = []
+            for msg in messages:
+                if _is_control(msg):
+                    if run:
+                        self._process_run(topic, partition, run)
+                        run = []
+                    self._apply_control(tp, msg)
+                else:
+                    run.append(msg)
+            if run:
+                self._process_run(topic, partition, run)
+            return
+        self._process_run(topic, partition, messages)
+
+    def _apply_control(self, tp: TopicPartition, msg: Message) -> None:
+        clock = self.clock_state
+        clock.control(tp, msg.headers())
+        clock.recompute(self.clock())
+        self.offsets[tp] = msg.offset() + 1
+        if clock.watermark > self._notified_watermark:
+            self._notify_watermark()
+
+    def _process_run(self, topic: str, partition: int, messages: Sequence[Message]) -> None:
         # Hot path: every record of every stateless pipeline passes through this loop.
         source = self.sources[topic]
         kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
         tp = (topic, partition)
         clock = self.clock_state
         part = clock.partitions[tp]
-        if part.internal:
-            messages = self._take_controls(tp, messages)
         fast = clock.single_direct is part
         delay = part.delay
         part_max = part.max_ts
@@ -234,30 +263,17 @@ class StreamTask:
         if clock.watermark > self._notified_watermark:
             self._notify_watermark()
 
-    def _take_controls(self, tp: TopicPartition, messages: Sequence[Message]) -> Sequence[Message]:
-        """Apply and remove the watermark announcements among a repartition topic's records."""
-        if not any(m.key() is None and m.value() == MARK_VALUE for m in messages):
-            return messages
-        data = []
-        clock = self.clock_state
-        for msg in messages:
-            if msg.key() is None and msg.value() == MARK_VALUE and clock.control(tp, msg.headers()):
-                self.offsets[tp] = msg.offset() + 1
-                continue
-            data.append(msg)
-        clock.recompute(self.clock())
-        return data
-
     def _process_merged(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
         """Kafka Streams' PartitionGroup: always take the buffered head with the lowest time."""
         queues = []
         clock = self.clock_state
         for tp, messages in batches.items():
-            if clock.partitions[tp].internal:
-                messages = self._take_controls(tp, messages)
             queues.append(self._prepare(tp, messages))
             self.consumed[tp[0]] = self.consumed.get(tp[0], 0) + len(messages)
         for ts, key, value, msg, down, part in heapq.merge(*queues, key=_by_timestamp):
+            if down is None:  # a watermark announcement, in its place among the records
+                self._apply_control((msg.topic(), msg.partition()), msg)
+                continue
             self.current = msg
             try:
                 if ts > part.max_ts:
@@ -284,7 +300,11 @@ class StreamTask:
         part = self.clock_state.partitions[tp]
         kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
         out = []
+        internal = part.internal
         for msg in messages:
+            if internal and _is_control(msg):
+                out.append((max(self.clock_state.watermark, 0), None, None, msg, None, part))
+                continue
             self.current = msg
             kb, vb = msg.key(), msg.value()
             try:
