@@ -18,6 +18,7 @@ from .._time import to_millis
 from ..config import StreamsConfig
 from ..errors import ConfigError, IllegalStateError, InvalidStateStoreError, TopologyError
 from ..metrics import StreamsMetrics
+from ..state.builders import KeyValueStoreBuilder
 from ..state.kv import ReadOnlyKeyValueStore
 from ..topology import Topology
 from .state import TRANSITIONS, State
@@ -166,6 +167,12 @@ class KafkaStreams:
             for task in list(self._thread.tasks.values())
             if task.state is not None and name in task.state.stores
         ]
+        kind = type(self.topology.store_builders[name])
+        if kind is not KeyValueStoreBuilder:  # window, session or suppression stores
+            raise InvalidStateStoreError(
+                f"store {name!r} is a {kind.__name__.removesuffix('Builder')}; interactive "
+                "queries serve key-value stores only so far"
+            )
         return ReadOnlyKeyValueStore(name, stores)
 
     def metrics(self) -> dict[str, float]:
