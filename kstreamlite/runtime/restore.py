@@ -138,12 +138,6 @@ class Restorer:
             self._finish()
         return list(ready.values())
 
-    def restore_all(self, tasks: Iterable[StreamTask]) -> None:
-        """Restore to the end before returning (the test driver and tools)."""
-        self.add(tasks)
-        while self._jobs:
-            self.step(0.1)
-
     def _finish(self) -> None:
         elapsed = time.monotonic() - self._started
         self.restored_total += self._done

@@ -39,21 +39,16 @@ class KeyValueStoreBuilder:
 
 
 @dataclass(frozen=True)
-class WindowStoreBuilder(KeyValueStoreBuilder):
-    """Values per (key, window start), dropped ``retention_ms`` after their start."""
+class RetainedStoreBuilder(KeyValueStoreBuilder):
+    """A store whose entries expire ``retention_ms`` after their time (windows, sessions)."""
 
     retention_ms: int = 0
-    window_size_ms: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.window_size_ms <= 0:
-            raise TopologyError(f"window store {self.name!r} needs a positive window_size")
-        if self.retention_ms < self.window_size_ms:
-            raise TopologyError(
-                f"window store {self.name!r}: retention ({self.retention_ms} ms) must be at "
-                f"least the window size ({self.window_size_ms} ms)"
-            )
+        if self.retention_ms <= 0:
+            kind = "session" if isinstance(self, SessionStoreBuilder) else "windowed"
+            raise TopologyError(f"{kind} store {self.name!r} needs a positive retention")
 
     @property
     def changelog_config(self) -> dict[str, str]:
@@ -64,22 +59,25 @@ class WindowStoreBuilder(KeyValueStoreBuilder):
 
 
 @dataclass(frozen=True)
-class SessionStoreBuilder(KeyValueStoreBuilder):
-    """Sessions per key, dropped ``retention_ms`` after they end."""
+class WindowStoreBuilder(RetainedStoreBuilder):
+    """Values per (key, window start), dropped ``retention_ms`` after their start."""
 
-    retention_ms: int = 0
+    window_size_ms: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.retention_ms <= 0:
-            raise TopologyError(f"session store {self.name!r} needs a positive retention")
+        KeyValueStoreBuilder.__post_init__(self)  # the name; retention >= size > 0 below
+        if self.window_size_ms <= 0:
+            raise TopologyError(f"window store {self.name!r} needs a positive window_size")
+        if self.retention_ms < self.window_size_ms:
+            raise TopologyError(
+                f"window store {self.name!r}: retention ({self.retention_ms} ms) must be at "
+                f"least the window size ({self.window_size_ms} ms)"
+            )
 
-    @property
-    def changelog_config(self) -> dict[str, str]:
-        return {
-            "cleanup.policy": "compact,delete",
-            "retention.ms": str(self.retention_ms + CHANGELOG_EXTRA_RETENTION_MS),
-        }
+
+@dataclass(frozen=True)
+class SessionStoreBuilder(RetainedStoreBuilder):
+    """Sessions per key, dropped ``retention_ms`` after they end."""
 
 
 @dataclass(frozen=True)

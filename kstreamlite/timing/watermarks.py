@@ -40,11 +40,3 @@ class WatermarkStrategy:
         if idle <= 0:
             raise ValueError(f"the idleness timeout must be positive, got {idle} ms")
         return replace(self, idleness_ms=idle)
-
-    def describe(self) -> str:
-        kind = (
-            "monotonous"
-            if self.max_delay_ms == 0
-            else f"bounded_out_of_orderness({self.max_delay_ms} ms)"
-        )
-        return kind if self.idleness_ms is None else f"{kind}.with_idleness({self.idleness_ms} ms)"

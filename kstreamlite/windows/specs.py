@@ -14,10 +14,6 @@ from datetime import timedelta
 from .._time import to_millis
 from ..errors import TopologyError
 
-# Windowed stores keep data this long when neither retention nor grace says otherwise
-# (Kafka Streams' default grace before 3.0 was 24 h; its store retention default is 1 day).
-DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000
-
 
 def _positive(value: timedelta | int, what: str) -> int:
     ms = to_millis(value, what)
