@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from .._time import to_millis
 from ..errors import TopologyError
@@ -42,13 +42,13 @@ class KeyValueStoreBuilder:
 class RetainedStoreBuilder(KeyValueStoreBuilder):
     """A store whose entries expire ``retention_ms`` after their time (windows, sessions)."""
 
+    kind: ClassVar[str] = "windowed"
     retention_ms: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.retention_ms <= 0:
-            kind = "session" if isinstance(self, SessionStoreBuilder) else "windowed"
-            raise TopologyError(f"{kind} store {self.name!r} needs a positive retention")
+            raise TopologyError(f"{self.kind} store {self.name!r} needs a positive retention")
 
     @property
     def changelog_config(self) -> dict[str, str]:
@@ -78,6 +78,8 @@ class WindowStoreBuilder(RetainedStoreBuilder):
 @dataclass(frozen=True)
 class SessionStoreBuilder(RetainedStoreBuilder):
     """Sessions per key, dropped ``retention_ms`` after they end."""
+
+    kind: ClassVar[str] = "session"
 
 
 @dataclass(frozen=True)
