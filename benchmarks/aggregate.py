@@ -14,12 +14,9 @@ for all (Quix Streams' default).
 from __future__ import annotations
 
 import argparse
-import logging
 import random
-import statistics
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +25,17 @@ import orjson
 
 from kstreamlite import Materialized, StreamsBuilder, Topology
 
-from .harness import Result, broker, create_topics, fill, report, run_kstreamlite, run_plain_loop
+from .harness import (
+    Result,
+    broker,
+    create_topics,
+    fill,
+    print_medians,
+    report,
+    run_kstreamlite,
+    run_plain_loop,
+    run_quix,
+)
 
 PARTITIONS = 4
 COMMIT_MS = 5000
@@ -89,44 +96,22 @@ def plain_dict_aggregate(sink: str) -> Any:
     return work
 
 
-def run_quix(bootstrap: str, source: str, sink: str, total: int) -> Result:
-    from quixstreams import Application
+QUIX = "Quix Streams (apply, stateful)"
 
-    logging.getLogger("quixstreams").setLevel(logging.WARNING)
-    processed = 0
-    timing: dict[str, float] = {}
-    app: Any = None
 
-    def on_processed(topic: str, partition: int, offset: int) -> None:
-        nonlocal processed
-        if not processed:
-            timing["start"] = time.perf_counter()
-        processed += 1
-        if processed >= total:
-            app.stop()
+def quix_pipeline(source: str, sink: str) -> Any:
+    def build(app: Any) -> None:
+        sdf = app.dataframe(app.topic(source, value_deserializer="json"))
 
-    app = Application(
-        broker_address=bootstrap,
-        consumer_group=f"quix-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        commit_interval=COMMIT_MS / 1000,
-        state_dir=tempfile.mkdtemp(prefix="quix-bench-"),
-        on_message_processed=on_processed,
-        loglevel="WARNING",
-        consumer_extra_config={"fetch.queue.backoff.ms": 10, "session.timeout.ms": 6000},
-    )
-    sdf = app.dataframe(app.topic(source, value_deserializer="json"))
+        def aggregate(value: dict[str, Any], state: Any) -> dict[str, Any]:
+            agg = add(None, value, state.get("agg", None) or initial())
+            state.set("agg", agg)
+            return agg
 
-    def aggregate(value: dict[str, Any], state: Any) -> dict[str, Any]:
-        agg = add(None, value, state.get("agg", None) or initial())
-        state.set("agg", agg)
-        return agg
+        sdf = sdf.apply(aggregate, stateful=True)
+        sdf.to_topic(app.topic(sink, value_serializer="json"))
 
-    sdf = sdf.apply(aggregate, stateful=True)
-    sdf.to_topic(app.topic(sink, value_serializer="json"))
-    app.run()
-    end = time.perf_counter()  # run() returns after its final commit and producer flush
-    return Result("Quix Streams (apply, stateful)", total, end - timing["start"])
+    return build
 
 
 def main() -> None:
@@ -175,18 +160,16 @@ def main() -> None:
                 )
             )
             if not args.no_quix:
-                record(run_quix(bootstrap, source, sinks["quix"], total))
+                record(
+                    run_quix(
+                        bootstrap, total, QUIX, quix_pipeline(source, sinks["quix"]), COMMIT_MS
+                    )
+                )
         flat = [r for rs in results.values() for r in rs]
         plain = max(results["plain confluent-kafka loop"], key=lambda r: r.rate)
         print(f"aggregate pipeline, {total:,} records, {args.keys:,} keys, {PARTITIONS} partitions")
         print(report(flat, plain))
-        medians = {name: statistics.median(r.rate for r in rs) for name, rs in results.items()}
-        base = medians["plain confluent-kafka loop"]
-        for name, rate in medians.items():
-            line = f"median {name}: {rate:,.0f} records/s, {rate / base:.2f} x plain loop"
-            if "Quix Streams (apply, stateful)" in medians and not name.startswith("Quix"):
-                line += f", {rate / medians['Quix Streams (apply, stateful)']:.2f} x Quix Streams"
-            print(line)
+        print_medians(results, QUIX)
 
 
 if __name__ == "__main__":

@@ -191,3 +191,62 @@ def report(results: list[Result], baseline: Result) -> str:
             f"{r.rate / baseline.rate:>6.2f}"
         )
     return "\n".join(lines)
+
+
+def run_quix(
+    bootstrap: str,
+    total: int,
+    name: str,
+    pipeline: Callable[[Any], None],
+    commit_interval_ms: int,
+) -> Result:
+    """Quix Streams on the same input: ``pipeline(app)`` builds the dataframe; timed from
+    the first processed record until ``run()`` returns (final commit and flush done)."""
+    import logging
+    import tempfile
+
+    from quixstreams import Application
+
+    logging.getLogger("quixstreams").setLevel(logging.WARNING)
+    processed = 0
+    timing: dict[str, float] = {}
+    app: Any = None
+
+    def on_processed(topic: str, partition: int, offset: int) -> None:
+        nonlocal processed
+        if not processed:
+            timing["start"] = time.perf_counter()
+        processed += 1
+        if processed >= total:
+            app.stop()
+
+    app = Application(
+        broker_address=bootstrap,
+        consumer_group=f"quix-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        commit_interval=commit_interval_ms / 1000,
+        state_dir=tempfile.mkdtemp(prefix="quix-bench-"),
+        on_message_processed=on_processed,
+        loglevel="WARNING",
+        consumer_extra_config={"fetch.queue.backoff.ms": 10, "session.timeout.ms": 6000},
+    )
+    pipeline(app)
+    app.run()
+    end = time.perf_counter()
+    return Result(name, total, end - timing["start"])
+
+
+def print_medians(results: dict[str, list[Result]], quix_name: str) -> float:
+    """One line per pipeline: median records/s, ratio to the plain loop and to Quix
+    Streams (when it ran); returns the plain loop's median rate."""
+    import statistics
+
+    medians = {name: statistics.median(r.rate for r in rs) for name, rs in results.items()}
+    base = medians["plain confluent-kafka loop"]
+    quix = medians.get(quix_name)
+    for name, rate in medians.items():
+        line = f"median {name}: {rate:,.0f} records/s, {rate / base:.2f} x plain loop"
+        if quix and name != quix_name:
+            line += f", {rate / quix:.2f} x Quix Streams"
+        print(line)
+    return base

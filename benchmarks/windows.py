@@ -17,12 +17,9 @@ record updates every window it falls in, about 60 per record at this density.
 from __future__ import annotations
 
 import argparse
-import logging
 import random
-import statistics
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +29,17 @@ import orjson
 from kstreamlite import StreamsBuilder, Topology, serdes
 from kstreamlite.windows import SlidingWindows, Suppressed, TimeWindows
 
-from .harness import Result, broker, create_topics, fill, report, run_kstreamlite, run_plain_loop
+from .harness import (
+    Result,
+    broker,
+    create_topics,
+    fill,
+    print_medians,
+    report,
+    run_kstreamlite,
+    run_plain_loop,
+    run_quix,
+)
 
 PARTITIONS = 4
 COMMIT_MS = 5000
@@ -142,45 +149,23 @@ def plain_windowed(alerts: str) -> Any:
     return work
 
 
-def run_quix(bootstrap: str, source: str, sink: str, total: int) -> Result:
-    from quixstreams import Application
+QUIX = "Quix Streams (tumbling mean final)"
 
-    logging.getLogger("quixstreams").setLevel(logging.WARNING)
-    processed = 0
-    timing: dict[str, float] = {}
-    app: Any = None
 
-    def on_processed(topic: str, partition: int, offset: int) -> None:
-        nonlocal processed
-        if not processed:
-            timing["start"] = time.perf_counter()
-        processed += 1
-        if processed >= total:
-            app.stop()
+def quix_pipeline(source: str, sink: str) -> Any:
+    def build(app: Any) -> None:
+        topic = app.topic(
+            source,
+            value_deserializer="json",
+            timestamp_extractor=lambda value, headers, timestamp, kind: int(value["ts"]),
+        )
+        sdf = app.dataframe(topic)
+        sdf = sdf.apply(lambda value: value["temp"])
+        sdf = sdf.tumbling_window(WINDOW_MS, grace_ms=GRACE_MS).mean().final()
+        sdf = sdf.filter(lambda window: window["value"] > 40)
+        sdf.to_topic(app.topic(sink, value_serializer="json"))
 
-    app = Application(
-        broker_address=bootstrap,
-        consumer_group=f"quix-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        commit_interval=COMMIT_MS / 1000,
-        state_dir=tempfile.mkdtemp(prefix="quix-bench-"),
-        on_message_processed=on_processed,
-        loglevel="WARNING",
-        consumer_extra_config={"fetch.queue.backoff.ms": 10, "session.timeout.ms": 6000},
-    )
-    topic = app.topic(
-        source,
-        value_deserializer="json",
-        timestamp_extractor=lambda value, headers, timestamp, kind: int(value["ts"]),
-    )
-    sdf = app.dataframe(topic)
-    sdf = sdf.apply(lambda value: value["temp"])
-    sdf = sdf.tumbling_window(WINDOW_MS, grace_ms=GRACE_MS).mean().final()
-    sdf = sdf.filter(lambda window: window["value"] > 40)
-    sdf.to_topic(app.topic(sink, value_serializer="json"))
-    app.run()
-    end = time.perf_counter()
-    return Result("Quix Streams (tumbling mean final)", total, end - timing["start"])
+    return build
 
 
 def main() -> None:
@@ -219,7 +204,11 @@ def main() -> None:
                 )
             )
             if not args.no_quix:
-                record(run_quix(bootstrap, source, sinks["quix"], total))
+                record(
+                    run_quix(
+                        bootstrap, total, QUIX, quix_pipeline(source, sinks["quix"]), COMMIT_MS
+                    )
+                )
         sliding = run_kstreamlite(
             bootstrap,
             sliding_topology(sliding_source, sinks["sliding"]),
@@ -232,14 +221,7 @@ def main() -> None:
         plain = max(results["plain confluent-kafka loop"], key=lambda r: r.rate)
         print(f"temperature pipeline, {total:,} readings, {args.sensors:,} sensors, {PARTITIONS} p")
         print(report(flat, plain))
-        medians = {name: statistics.median(r.rate for r in rs) for name, rs in results.items()}
-        base = medians["plain confluent-kafka loop"]
-        quix = medians.get("Quix Streams (tumbling mean final)")
-        for name, rate in medians.items():
-            line = f"median {name}: {rate:,.0f} records/s, {rate / base:.2f} x plain loop"
-            if quix and not name.startswith("Quix"):
-                line += f", {rate / quix:.2f} x Quix Streams"
-            print(line)
+        base = print_medians(results, QUIX)
         print(
             f"sliding max-min, {sliding_total:,} readings, 100 sensors: "
             f"{sliding.rate:,.0f} records/s, {sliding.rate / base:.2f} x plain loop"

@@ -299,7 +299,7 @@ class StreamTask:
         source = self.sources[topic]
         part = self.clock_state.partitions[tp]
         kde, vde, down, extract = source.kde, source.vde, source.down, source.extract
-        out = []
+        out: list[tuple[Any, ...]] = []
         internal = part.internal
         for msg in messages:
             if internal and _is_control(msg):
