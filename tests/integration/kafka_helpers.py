@@ -314,3 +314,24 @@ def close_all(*apps: Any) -> None:
     for app in apps:
         if app is not None:
             app.close(30_000)
+
+
+def start_app(topology: Any, config: Any) -> Any:
+    """A KafkaStreams instance, started."""
+    from kstreamlite import KafkaStreams
+
+    app = KafkaStreams(topology, config)
+    app.start()
+    return app
+
+
+def wait_running(app: Any, timeout: float = 30) -> None:
+    """Wait for RUNNING; fail at once, with its error, if the app fails."""
+    from kstreamlite import State
+
+    wait_until(
+        lambda: app.state is State.RUNNING,
+        timeout=timeout,
+        what=f"{app.config.application_id} RUNNING",
+        abort_if=lambda: failed(app),
+    )

@@ -31,7 +31,9 @@ from .kafka_helpers import (
     failed,
     json_value,
     key_str,
+    start_app,
     streams_config,
+    wait_running,
     wait_until,
 )
 
@@ -91,21 +93,6 @@ def _sums_topology(source: str, sink: str, counts_sink: str | None = None):
 def _config(app_id: str, bootstrap_servers: str, state_dir: Path, **overrides: Any) -> Any:
     return streams_config(
         app_id, bootstrap_servers, state_dir, commit_interval_ms=COMMIT_MS, **overrides
-    )
-
-
-def _started(topology: Any, config: Any) -> KafkaStreams:
-    app = KafkaStreams(topology, config)
-    app.start()
-    return app
-
-
-def _running(app: KafkaStreams, timeout: float = 30) -> None:
-    wait_until(
-        lambda: app.state is State.RUNNING,
-        timeout=timeout,
-        what=f"{app.config.application_id} RUNNING",
-        abort_if=lambda: failed(app),
     )
 
 
@@ -170,9 +157,9 @@ def test_restart_on_same_state_dir_continues_exactly(
     batch1, batch2 = _batch(0, 300), _batch(300, 700)
 
     kafka.produce(source, batch1, partitioner="murmur2_random")
-    app = _started(_sums_topology(source, sink), _config(app_id, bootstrap_servers, state_dir))
+    app = start_app(_sums_topology(source, sink), _config(app_id, bootstrap_servers, state_dir))
     try:
-        _running(app)
+        wait_running(app)
         _assert_totals(kafka, sink, _sums(batch1), app)
     finally:
         closed = app.close(30_000)
@@ -187,9 +174,9 @@ def test_restart_on_same_state_dir_continues_exactly(
 
     kafka.produce(source, batch2, partitioner="murmur2_random")
     caplog.clear()
-    again = _started(_sums_topology(source, sink), _config(app_id, bootstrap_servers, state_dir))
+    again = start_app(_sums_topology(source, sink), _config(app_id, bootstrap_servers, state_dir))
     try:
-        _running(again)
+        wait_running(again)
         restored = _restored_records(caplog.records)
         _assert_totals(kafka, sink, _sums(batch1, batch2), again)
         assert _store_contents(again, "sums") == _sums(batch1, batch2)
@@ -216,9 +203,9 @@ def test_restart_on_empty_state_dir_restores_from_changelog(
     longs = {"decode": serdes.LONG.deserialize}
 
     kafka.produce(source, batch1, partitioner="murmur2_random")
-    app = _started(topology, _config(app_id, bootstrap_servers, state_dir))
+    app = start_app(topology, _config(app_id, bootstrap_servers, state_dir))
     try:
-        _running(app)
+        wait_running(app)
         _assert_totals(kafka, sink, _sums(batch1), app)
         _assert_totals(kafka, counts_sink, _region_counts(batch1), app, **longs)
     finally:
@@ -227,9 +214,9 @@ def test_restart_on_empty_state_dir_restores_from_changelog(
 
     shutil.rmtree(state_dir)  # a new machine, a lost disk
     caplog.clear()
-    again = _started(topology, _config(app_id, bootstrap_servers, state_dir))
+    again = start_app(topology, _config(app_id, bootstrap_servers, state_dir))
     try:
-        _running(again)
+        wait_running(again)
         # RUNNING comes after restore: the stores already hold every batch-1 result.
         store = again.store("sums")
         assert {k: store.get(k) for k in KEYS} == _sums(batch1)
@@ -267,8 +254,8 @@ def test_failover_to_surviving_instance_keeps_totals(
     producer: threading.Thread | None = None
     try:
         topology = _sums_topology(source, sink)
-        leaving = _started(topology, _config(app_id, bootstrap_servers, tmp_path / "a"))
-        staying = _started(topology, _config(app_id, bootstrap_servers, tmp_path / "b"))
+        leaving = start_app(topology, _config(app_id, bootstrap_servers, tmp_path / "a"))
+        staying = start_app(topology, _config(app_id, bootstrap_servers, tmp_path / "b"))
         abort = lambda: failed(leaving, staying)  # noqa: E731
 
         def split() -> bool:
@@ -339,7 +326,7 @@ def test_interactive_queries(
             app.store("nope")
 
         app.start()
-        _running(app)
+        wait_running(app)
         _assert_totals(kafka, sink, expected, app)
         store = app.store("sums")
         with pytest.raises(InvalidStateStoreError, match="nope"):
@@ -421,7 +408,7 @@ def test_locked_state_directory_gives_clear_error(
     )
     app = None
     try:
-        app = _started(_sums_topology(source, sink), _config(app_id, bootstrap_servers, state_dir))
+        app = start_app(_sums_topology(source, sink), _config(app_id, bootstrap_servers, state_dir))
         assert app.wait_for_state(State.ERROR, timeout=30_000), app.state
         error = app.exception
         assert isinstance(error, StateDirectoryLockedError), repr(error)
@@ -468,9 +455,9 @@ def test_processor_api_store_and_punctuation_on_broker(
     builder.stream(source).process(_Tally, stores=["tally"]).to(sink)
     batch1, batch2 = _batch(0, 200), _batch(200, 500)
 
-    app = _started(builder.build(), _config(app_id, bootstrap_servers, tmp_path))
+    app = start_app(builder.build(), _config(app_id, bootstrap_servers, tmp_path))
     try:
-        _running(app)
+        wait_running(app)
         for batches in ((batch1,), (batch1, batch2)):
             kafka.produce(source, batches[-1], partitioner="murmur2_random")
             # The latest summary of each task is its partitions' keys with their sums.
@@ -523,9 +510,9 @@ def test_commits_do_not_stall_a_stateful_app(
     builder.add_state_store(Stores.key_value_store_builder("tally", value_serde=serdes.LONG))
     builder.stream(source).process(_Tally, stores=["tally"]).to(sink)
     kafka.produce(source, _batch(0, 20), partitioner="murmur2_random")
-    app = _started(builder.build(), _config(f"st-stall-{unique}", bootstrap_servers, tmp_path))
+    app = start_app(builder.build(), _config(f"st-stall-{unique}", bootstrap_servers, tmp_path))
     try:
-        _running(app)
+        wait_running(app)
         time.sleep(2)
     finally:
         started = time.monotonic()
@@ -586,9 +573,9 @@ def test_deleted_keys_stay_deleted_after_restore(
             abort_if=lambda: failed(app),
         )
 
-    app = _started(topology, _config(app_id, bootstrap_servers, state_dir))
+    app = start_app(topology, _config(app_id, bootstrap_servers, state_dir))
     try:
-        _running(app)
+        wait_running(app)
         # Puts and deletes in separate commits, so the changelog holds the values and then
         # the tombstones (a cache would otherwise fold each put and delete into one write).
         kafka.produce(source, puts)
@@ -600,9 +587,9 @@ def test_deleted_keys_stay_deleted_after_restore(
         close_all(app)
 
     shutil.rmtree(state_dir)
-    again = _started(topology, _config(app_id, bootstrap_servers, state_dir))
+    again = start_app(topology, _config(app_id, bootstrap_servers, state_dir))
     try:
-        _running(again)
+        wait_running(again)
         assert _store_contents(again, "kv") == expected
         assert all(again.store("kv").get(k) is None for k in KEYS[:5])
     finally:
@@ -622,9 +609,9 @@ def test_restore_longer_than_max_poll_interval_keeps_membership(
     settings = {"cache_max_bytes": 0}  # every update reaches the changelog: 300 to restore
 
     kafka.produce(source, batch1)
-    app = _started(topology, _config(app_id, bootstrap_servers, tmp_path / "a", **settings))
+    app = start_app(topology, _config(app_id, bootstrap_servers, tmp_path / "a", **settings))
     try:
-        _running(app)
+        wait_running(app)
         _assert_totals(kafka, sink, _sums(batch1), app)
     finally:
         assert app.close(30_000)
@@ -661,7 +648,7 @@ def test_restore_longer_than_max_poll_interval_keeps_membership(
         assert again.state is State.REBALANCING  # still restoring
         with pytest.raises(InvalidStateStoreError):
             again.store("sums")
-        _running(again, timeout=60)
+        wait_running(again, timeout=60)
         assert time.monotonic() - started > 6, "restore was not slower than max.poll.interval.ms"
         assert dict(again.store("sums").all()) == _sums(batch1)
         kafka.produce(source, batch2)

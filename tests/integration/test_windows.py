@@ -18,11 +18,19 @@ from typing import Any
 import orjson
 import pytest
 
-from kstreamlite import KafkaStreams, State, StreamsBuilder, serdes
+from kstreamlite import KafkaStreams, StreamsBuilder, serdes
 from kstreamlite.timing import WatermarkStrategy
 from kstreamlite.windows import Suppressed, TimeWindows
 
-from .kafka_helpers import KafkaHelper, close_all, failed, streams_config, wait_until
+from .kafka_helpers import (
+    KafkaHelper,
+    close_all,
+    failed,
+    start_app,
+    streams_config,
+    wait_running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -121,21 +129,6 @@ def _late_records(app: KafkaStreams) -> int:
     )
 
 
-def _started(topology: Any, config: Any) -> KafkaStreams:
-    app = KafkaStreams(topology, config)
-    app.start()
-    return app
-
-
-def _running(app: KafkaStreams, timeout: float = 45) -> None:
-    wait_until(
-        lambda: app.state is State.RUNNING,
-        timeout=timeout,
-        what=f"{app.config.application_id} RUNNING",
-        abort_if=lambda: failed(app),
-    )
-
-
 # ---- one final result per window, behind a repartition topic ---------------------------
 
 
@@ -150,9 +143,9 @@ def test_suppressed_windowed_aggregate_after_group_by_emits_each_final_result_on
     assert {p for p, _, _ in readings} == set(range(PARTITIONS))
 
     config = streams_config(f"win-final-{unique}", bootstrap_servers, tmp_path)
-    app = _started(_topology(source, sink), config)
+    app = start_app(_topology(source, sink), config)
     try:
-        _running(app)
+        wait_running(app, timeout=45)
         _produce(kafka, source, readings)
         # No window can close before the flush records: each upstream task's watermark
         # stays DELAY behind its own newest reading, the downstream one takes the minimum.
@@ -249,10 +242,10 @@ def test_crash_and_restart_at_least_once_loses_no_window(
 
         # A new instance, same application id and state directory, takes over (once the
         # dead member's session times out) and gets the rest plus the flush records.
-        app = _started(
+        app = start_app(
             _topology(source, sink), streams_config(app_id, bootstrap_servers, state_dir)
         )
-        _running(app, timeout=45)
+        wait_running(app, timeout=45)
         _produce(kafka, source, after)
         _produce(kafka, source, _flush_records())
         msgs = kafka.read(sink, len(expected), timeout=25, settle=3.0, abort_if=lambda: failed(app))
