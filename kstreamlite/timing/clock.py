@@ -52,7 +52,7 @@ class PartitionClock:
         if not self.writers or len(self.upstream) < self.writers:
             return None
         known = [w for w in self.upstream.values() if w is not None]
-        return min(known) - self.delay if known else None
+        return min(known) if known else None  # already delayed upstream
 
     def idle(self, now: int) -> bool:
         complete = self.internal and self.writers and len(self.upstream) >= self.writers
