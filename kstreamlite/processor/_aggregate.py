@@ -44,8 +44,27 @@ class StoreBackedProcessor(NodeProcessor):
             self.task.outside_record_failed(exc, self.name, timestamp)
 
 
+def combiner(
+    initializer: Callable[[], Any] | None, aggregator: Callable[..., Any], reducing: bool
+) -> Callable[[Any, Any, Any], Any]:
+    """``(key, value, old) -> new`` for a store update: reduce(old, value), or
+    aggregate(key, value, old) starting from ``initializer()``."""
+    if reducing:
+
+        def reduce(key: Any, value: Any, old: Any) -> Any:
+            return value if old is None else aggregator(old, value)
+
+        return reduce
+    assert initializer is not None
+
+    def aggregate(key: Any, value: Any, old: Any) -> Any:
+        return aggregator(key, value, initializer() if old is None else old)
+
+    return aggregate
+
+
 class StreamAggregate(StoreBackedProcessor):
-    __slots__ = ("aggregator", "initializer", "reducing")
+    __slots__ = ("aggregator", "combine", "initializer", "reducing")
 
     def __init__(
         self,
@@ -59,6 +78,7 @@ class StreamAggregate(StoreBackedProcessor):
         self.initializer = initializer
         self.aggregator = aggregator
         self.reducing = reducing
+        self.combine = combiner(initializer, aggregator, reducing)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
         if key is None or value is None:
@@ -66,14 +86,7 @@ class StreamAggregate(StoreBackedProcessor):
                 "null key or value in aggregation", self.task.record_metadata(), self.name
             )
             return
-        store = self.store
-        old = store.get(key)
-        if self.reducing:
-            new = value if old is None else self.aggregator(old, value)
-        else:
-            base = self.initializer() if old is None else old  # type: ignore[misc]
-            new = self.aggregator(key, value, base)
-        store.put(key, new, timestamp)
+        new, old = self.store.update(key, value, self.combine, timestamp)
         if not self.caching:
             self.down(key, Change(new, old), timestamp, headers)
 

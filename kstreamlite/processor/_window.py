@@ -17,7 +17,7 @@ from ..handlers import LateRecord
 from ..records import Window, Windowed
 from ..state.windowed import SessionStore, WindowStore
 from ..windows.specs import SessionWindows, SlidingWindows, TimeWindows
-from ._aggregate import Change
+from ._aggregate import Change, combiner
 from ._node import NodeContext, NodeProcessor
 
 _NEVER = 1 << 62
@@ -42,10 +42,11 @@ class _WindowedAggregate(NodeProcessor):
         context.task.watermark_listeners.append(self._on_watermark)
 
     def _on_watermark(self, watermark: int) -> None:
-        self.store.observe(watermark)
+        # Flush before expiring: expiry discards pending updates of expired windows.
         if watermark >= self.pending_close:
             self.pending_close = _NEVER
             self.store.flush()
+        self.store.observe(watermark)
 
     def _flushed(self, composite: Any, new: Any, old: Any, timestamp: int) -> None:
         try:
@@ -86,7 +87,7 @@ class _WindowedAggregate(NodeProcessor):
 class TimeWindowAggregate(_WindowedAggregate):
     """Tumbling and hopping windows: ``[start, start + size)``."""
 
-    __slots__ = ("aggregator", "initializer", "reducing", "size", "windows")
+    __slots__ = ("aggregator", "combine", "initializer", "reducing", "size", "tumbling", "windows")
 
     def __init__(
         self,
@@ -104,6 +105,8 @@ class TimeWindowAggregate(_WindowedAggregate):
         self.initializer = initializer
         self.aggregator = aggregator
         self.reducing = reducing
+        self.tumbling = windows.advance_ms == windows.size_ms
+        self.combine = combiner(initializer, aggregator, reducing)
 
     def _windowed(self, composite: Any) -> Windowed:
         key, start = composite
@@ -115,6 +118,19 @@ class TimeWindowAggregate(_WindowedAggregate):
         watermark = self.clock.watermark
         store: WindowStore = self.store
         size, grace = self.size, self.grace
+        if self.tumbling:  # hot path: one window, no range to build
+            start = timestamp - timestamp % size
+            end = start + size
+            if end + grace <= watermark:
+                self._late(key, value, timestamp, Window(start, end))
+                return
+            new, old = store.update(key, start, value, self.combine, timestamp)
+            if self.caching:
+                if end + grace < self.pending_close:
+                    self.pending_close = end + grace
+            else:
+                self.down(Windowed(key, Window(start, end)), Change(new, old), timestamp, headers)
+            return
         live = False
         end = timestamp + 1
         for start in self.windows.starts_for(timestamp):
@@ -122,13 +138,7 @@ class TimeWindowAggregate(_WindowedAggregate):
             if end + grace <= watermark:
                 continue  # this window has closed
             live = True
-            old = store.get(key, start)
-            if self.reducing:
-                new = value if old is None else self.aggregator(old, value)
-            else:
-                base = self.initializer() if old is None else old  # type: ignore[misc]
-                new = self.aggregator(key, value, base)
-            store.put(key, new, start, timestamp)
+            new, old = store.update(key, start, value, self.combine, timestamp)
             if self.caching:
                 if end + grace < self.pending_close:
                     self.pending_close = end + grace
@@ -280,7 +290,9 @@ class SlidingWindowAggregate(_WindowedAggregate):
                 touched[start] = (new, old)
         # 2. windows that must exist now: the record's left window, its right window (if a
         # later record is in reach) and the right windows of earlier records it falls in.
-        wanted = {timestamp - diff}
+        # A record earlier than the time difference has no room for its left window:
+        # as in Kafka Streams, such records share the window [0, time_difference].
+        wanted = {max(0, timestamp - diff)}
         reach = self.records.fetch(key, timestamp - diff - 1, timestamp + diff + 1)
         times = [ts for ts, _ in reach]
         if any(timestamp < ts <= timestamp + 1 + diff for ts in times):

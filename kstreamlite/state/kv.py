@@ -215,6 +215,64 @@ class KeyValueStore:
             # the least recently updated, as in Kafka Streams' cache.
             cache[kb] = cache.pop(kb)
 
+    def update(
+        self,
+        key: Any,
+        value: Any,
+        combine: Callable[[Any, Any, Any], Any],
+        timestamp: int | None = None,
+    ) -> tuple[Any, Any]:
+        """Fold ``value`` into the key's value: ``combine(key, value, old) -> new``.
+
+        get() then put() with one key serialization and one cache lookup: the read and
+        write of every aggregation. Returns ``(new, old)``; nothing changes if ``combine``
+        raises.
+        """
+        if key is None:
+            raise ValueError(f"store {self.name!r}: keys must not be None")
+        return self._update(self._kser(key), key, key, value, combine, timestamp)
+
+    def _update(
+        self,
+        kb: bytes,
+        entry_key: Any,
+        key: Any,
+        value: Any,
+        combine: Callable[[Any, Any, Any], Any],
+        timestamp: int | None,
+    ) -> tuple[Any, Any]:
+        meter = self.meter
+        meter.gets += 1
+        meter.puts += 1
+        cache = self._cache
+        if cache is not None:
+            entry = cache.get(kb)
+            if entry is not None:
+                old = entry[_VALUE]
+                new = combine(key, value, old)
+                if not entry[_DIRTY]:
+                    insort(self._dirty_keys, kb)
+                    entry[_DIRTY] = True
+                entry[_VALUE] = new
+                entry[_TS] = self._clock() if timestamp is None else timestamp
+                cache[kb] = cache.pop(kb)
+                return new, old
+        meter.misses += 1
+        raw = self._backend.get(kb)
+        old = None if raw is None else self._vde(raw)
+        new = combine(key, value, old)
+        ts = self._clock() if timestamp is None else timestamp
+        if cache is None:
+            vb = None if new is None else self._vser(new)
+            self._backend.write(((kb, vb),))
+            meter.writes += 1
+            if self._changelog is not None:
+                self._changelog(kb, vb, ts)
+        else:
+            insort(self._dirty_keys, kb)
+            self._admit(kb, [entry_key, new, old, ts, True])
+        return new, old
+
     def put_if_absent(self, key: Any, value: Any) -> Any:
         current = self.get(key)
         if current is None:
@@ -266,6 +324,25 @@ class KeyValueStore:
                 self._budget.used -= 1
                 if entry[_DIRTY]:
                     self._forget_dirty((kb,))
+
+    def discard_dirty(self, doomed: Callable[[bytes], bool]) -> None:
+        """Forget dirty cached entries whose key bytes are ``doomed``, without writing them.
+
+        Expiry: a window past its retention is gone, and so is its pending update, as
+        Kafka Streams drops writes into expired segments. Cheaper than flushing the whole
+        cache at every expiry step, which would also forward every open window's update.
+        """
+        cache = self._cache
+        if cache is None or self._budget is None or not self._dirty_keys:
+            return
+        kept: list[bytes] = []
+        for kb in self._dirty_keys:
+            if doomed(kb):
+                del cache[kb]
+                self._budget.used -= 1
+            else:
+                kept.append(kb)
+        self._dirty_keys = kept
 
     def _forget_dirty(self, keys: Iterable[bytes]) -> None:
         dirty = self._dirty_keys

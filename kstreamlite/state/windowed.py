@@ -12,7 +12,7 @@ entries' composite keys (without the prefix), and restore rebuilds both entries.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..records import KeyValue, Window, Windowed
@@ -41,10 +41,10 @@ class TimeIndexedBackend:
 
     def __init__(self, inner: BytesStore, suffix_len: int) -> None:
         self.inner = inner
-        self._suffix = suffix_len
+        self.suffix_len = suffix_len
 
     def _index_key(self, composite: bytes) -> bytes:
-        at = len(composite) - self._suffix
+        at = len(composite) - self.suffix_len
         return _INDEX + composite[at : at + 8] + composite
 
     def get(self, key: bytes) -> bytes | None:
@@ -69,7 +69,7 @@ class TimeIndexedBackend:
     def expire(self, cutoff: int) -> list[bytes]:
         """Delete every entry whose indexed time is below ``cutoff``; their composite keys."""
         expired = [k[9:] for k, _ in self.inner.range(_INDEX, _INDEX + pack_time(cutoff))]
-        expired = [k for k in expired if unpack_time(k, len(k) - self._suffix) < cutoff]
+        expired = [k for k in expired if unpack_time(k, len(k) - self.suffix_len) < cutoff]
         if expired:
             self.inner.write(
                 [(_DATA + k, None) for k in expired] + [(self._index_key(k), None) for k in expired]
@@ -86,9 +86,16 @@ class TimeIndexedBackend:
 def window_key_serde(inner: Serde[Any]) -> Serde[Any]:
     """(key, window start) <-> key bytes + 8-byte start."""
     kser, kde = inner.ser, inner.de
+    packed: dict[int, bytes] = {}  # window starts repeat for every key: pack each once
 
     def ser(composite: tuple[Any, int]) -> bytes:
-        return kser(composite[0]) + pack_time(composite[1])
+        key, start = composite
+        tail = packed.get(start)
+        if tail is None:
+            if len(packed) >= 4096:
+                packed.clear()
+            tail = packed[start] = pack_time(start)
+        return kser(key) + tail
 
     def de(data: bytes) -> tuple[Any, int]:
         return kde(data[:-8]), unpack_time(data, len(data) - 8)
@@ -151,7 +158,9 @@ class _ExpiringStore:
 
     def expire(self, cutoff: int) -> None:
         self._expired_below = cutoff
-        self.kv.flush()  # a dirty cached entry must not come back after its data is deleted
+        # A dirty cached entry of an expired window must not come back at the next flush.
+        at = self._backend.suffix_len
+        self.kv.discard_dirty(lambda kb: unpack_time(kb, len(kb) - at) < cutoff)
         expired = self._backend.expire(cutoff)
         if expired:
             self.kv.drop_cached(expired)
@@ -194,6 +203,27 @@ class WindowStore(_ExpiringStore):
 
     def get(self, key: Any, window_start: int) -> Any:
         return self.kv.get((key, window_start))
+
+    def update(
+        self,
+        key: Any,
+        window_start: int,
+        value: Any,
+        combine: Callable[[Any, Any, Any], Any],
+        timestamp: int | None = None,
+    ) -> tuple[Any, Any]:
+        """KeyValueStore.update for one window: ``combine(key, value, old) -> new``."""
+        if key is None:
+            raise ValueError(f"store {self.name!r}: keys must not be None")
+        if window_start + self.retention_ms <= self.observed:
+            old = self.get(key, window_start)
+            return combine(key, value, old), old  # already expired: not stored, as put()
+        composite = (key, window_start)
+        kv = self.kv
+        result = kv._update(kv._kser(composite), composite, key, value, combine, timestamp)
+        if self.expire_on_put:
+            self.observe(window_start)
+        return result
 
     def fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
         """``(window_start, value)`` for the key's windows starting in [time_from, time_to]."""

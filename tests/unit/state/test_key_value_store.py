@@ -513,3 +513,47 @@ def test_meter_without_cache_counts_every_read_and_write_and_restores():
     assert store.get("a") == 1
     store.restore([(b"c", b"3"), (b"d", None)])
     assert store.meter.drain() == {"gets": 1, "puts": 2, "misses": 1, "writes": 2, "restored": 2}
+
+
+# ---- update (read-modify-write) ----
+
+
+@pytest.mark.parametrize("caching", [False, True], ids=["no-cache", "cache"])
+def test_update_folds_a_value_into_the_current_one_and_returns_new_and_old(caching):
+    rec = Recorder(caching=caching)
+    add = lambda key, value, old: (old or 0) + value  # noqa: E731
+    assert rec.store.update("k", 5, add, 10) == (5, None)
+    assert rec.store.update("k", 2, add, 11) == (7, 5)
+    assert rec.store.get("k") == 7
+    rec.store.flush()
+    assert rec.changelog[-1] == (b"k", b"7", 11)
+    assert rec.store.meter.puts == 2
+
+
+@pytest.mark.parametrize("caching", [False, True], ids=["no-cache", "cache"])
+def test_update_changes_nothing_when_the_combine_function_raises(caching):
+    rec = Recorder(caching=caching)
+    rec.store.put("k", 1, 0)
+
+    def boom(key, value, old):
+        raise ValueError("bad record")
+
+    with pytest.raises(ValueError, match="bad record"):
+        rec.store.update("k", 5, boom, 1)
+    assert rec.store.get("k") == 1
+
+
+def test_update_rejects_a_none_key():
+    with pytest.raises(ValueError, match="must not be None"):
+        Recorder(caching=True).store.update(None, 1, lambda k, v, o: v)
+
+
+def test_discard_dirty_forgets_pending_entries_without_writing_them():
+    rec = Recorder(caching=True)
+    rec.store.put("gone", 1, 0)
+    rec.store.put("kept", 2, 0)
+    rec.store.discard_dirty(lambda kb: kb == b"gone")
+    rec.store.flush()
+    assert [kb for kb, _, _ in rec.changelog] == [b"kept"]
+    assert rec.store.get("gone") is None
+    assert list(rec.store.all()) == [KeyValue("kept", 2)]

@@ -3,8 +3,8 @@
 Windows are ``[start, end]`` with both ends inclusive and ``end - start == diff``: a left
 window ``[t - diff, t]`` for every record, a right window ``[t + 1, t + 1 + diff]`` for
 every record with a later record in reach, each holding every record inside it. Output
-keys carry ``Window(start, end)`` with ``end == start + diff``. Timestamps stay at or above
-``2 * diff`` (Kafka clamps windows at 0 below that).
+keys carry ``Window(start, end)`` with ``end == start + diff``. A record earlier than
+``diff`` has no room for its left window: as in Kafka Streams, it falls in ``[0, diff]``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def kip450(records, diff):
     expected = {}
     for key, recs in by_key.items():
         times = sorted({ts for _, ts in recs})
-        windows = {(t - diff, t) for t in times}
+        windows = {(max(0, t - diff), max(0, t - diff) + diff) for t in times}
         windows |= {
             (t + 1, t + 1 + diff) for t in times if any(t < s <= t + 1 + diff for s in times)
         }
@@ -118,6 +118,31 @@ def test_a_record_more_than_diff_plus_one_later_leaves_no_right_window():
         pipe(driver, [("a", 1, 20), ("a", 1, 32)])
         result = by_window(windowed_out(driver).read_key_values_to_map())
     assert result == {("a", 10, 20): 1, ("a", 22, 32): 1}
+
+
+def test_records_earlier_than_the_time_difference_share_the_window_from_zero():
+    # diff 10: 3 and 7 have no room for [t - 10, t]; both land in [0, 10]
+    records = [("a", 1, 3), ("a", 2, 7), ("a", 3, 15)]
+    with driver_for(sliding(10, 100)) as driver:
+        pipe(driver, records)
+        result = by_window(windowed_out(driver, value_serde=serdes.JSON).read_key_values_to_map())
+    assert result == {
+        ("a", 0, 10): [1, 2],  # the shared window of the early records
+        ("a", 4, 14): [2],  # right of 3
+        ("a", 8, 18): [3],  # right of 7
+        ("a", 5, 15): [2, 3],  # left of 15
+    }
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_early_records_in_random_order_match_brute_force(seed):
+    rnd = random.Random(100 + seed)
+    diff = rnd.choice([5, 10])
+    records = [(rnd.choice("ab"), i, rnd.randint(0, 3 * diff)) for i in range(rnd.randint(1, 12))]
+    with driver_for(sliding(diff, 10_000, caching=bool(seed % 2))) as driver:
+        pipe(driver, records)
+        result = by_window(windowed_out(driver, value_serde=serdes.JSON).read_key_values_to_map())
+    assert result == kip450(records, diff)
 
 
 @pytest.mark.parametrize("caching", [False, True], ids=["no-cache", "cache"])

@@ -197,3 +197,32 @@ def test_processor_api_session_store():
 def test_window_store_builder_requires_retention_at_least_the_window_size():
     with pytest.raises(TopologyError, match="at least the window size"):
         Stores.window_store_builder("w", retention=5, window_size=10)
+
+
+def test_cached_expiry_discards_expired_pending_windows_and_keeps_open_ones_pending():
+    """Expiry must not flush the cache (that would forward every open window's update)
+    nor let an expired window's pending update come back at the next flush."""
+    from kstreamlite import serdes
+    from kstreamlite.state.backends import MemoryBytesStore
+    from kstreamlite.state.kv import CacheBudget, KeyValueStore
+    from kstreamlite.state.windowed import TimeIndexedBackend, WindowStore, window_key_serde
+
+    backend = TimeIndexedBackend(MemoryBytesStore(), 8)
+    logged: list[bytes] = []
+    kv = KeyValueStore(
+        "w",
+        backend,
+        window_key_serde(serdes.STRING),
+        serdes.JSON,
+        changelog=lambda kb, vb, ts: logged.append(kb),
+        cache=CacheBudget(1 << 20),
+    )
+    store = WindowStore(kv, backend, retention_ms=20, window_size_ms=10)
+    store.expire_on_put = False
+    store.put("a", 1, 0)  # expires below
+    store.put("a", 2, 100)  # stays open
+    store.observe(100)  # cutoff 81: window 0 is past its retention
+    assert logged == []  # nothing flushed by expiry
+    store.flush()
+    assert logged == [b"a" + (100 + (1 << 63)).to_bytes(8, "big")]
+    assert list(store.all()) == [KeyValue(Windowed("a", Window(100, 110)), 2)]
