@@ -41,6 +41,7 @@ class SourceDef(NodeDef):
     timestamp_extractor: TimestampExtractor | None = None
     watermark: Any = None
     internal: bool = False
+    table: bool = False  # read as a table: not part of the task's watermark
 
 
 @dataclass(eq=False)
@@ -67,6 +68,14 @@ class RepartitionTopic:
     num_partitions: int | None = None
 
 
+@dataclass(frozen=True)
+class GlobalTableDef:
+    """A global table: every instance reads all partitions of ``topic`` into ``store``."""
+
+    topic: str
+    store: KeyValueStoreBuilder
+
+
 @dataclass
 class SubTopology:
     """A connected part of the graph; it becomes one task per input partition."""
@@ -84,6 +93,7 @@ class Topology:
         self._topic_to_source: dict[str, str] = {}
         self._repartition_topics: dict[str, RepartitionTopic] = {}
         self._stores: dict[str, KeyValueStoreBuilder] = {}
+        self._global_tables: dict[str, GlobalTableDef] = {}  # by store name
         self._counter = 0
 
     # ---- construction (the low-level Processor API, also what the DSL calls) ----
@@ -97,12 +107,15 @@ class Topology:
         timestamp_extractor: TimestampExtractor | None = None,
         watermark: Any = None,
         internal: bool = False,
+        table: bool = False,
     ) -> Topology:
         if not topics:
             raise TopologyError(f"source {name!r} needs at least one topic")
         for topic in topics:
             if not isinstance(topic, str) or not topic:
                 raise TopologyError(f"source {name!r}: topic names must be non-empty strings")
+            if topic in self.global_topics:
+                raise TopologyError(f"topic {topic!r} is already read by a global table")
             if topic in self._topic_to_source:
                 raise TopologyError(
                     f"topic {topic!r} is already read by source {self._topic_to_source[topic]!r}; "
@@ -118,6 +131,7 @@ class Topology:
                 timestamp_extractor=timestamp_extractor,
                 watermark=watermark,
                 internal=internal,
+                table=table,
             ),
             (),
         )
@@ -181,6 +195,25 @@ class Topology:
         for name in processors:
             self.connect_store(builder.name, name)
         return self
+
+    def add_global_table(self, topic: str, store: KeyValueStoreBuilder) -> Topology:
+        """A table every instance holds whole (all partitions), outside any task."""
+        if not isinstance(topic, str) or not topic:
+            raise TopologyError("a global table needs a non-empty topic name")
+        if topic in self._topic_to_source or topic in self.global_topics:
+            raise TopologyError(f"topic {topic!r} is already read by this topology")
+        if store.name in self._stores or store.name in self._global_tables:
+            raise TopologyError(f"a state store named {store.name!r} already exists")
+        self._global_tables[store.name] = GlobalTableDef(topic, store)
+        return self
+
+    @property
+    def global_tables(self) -> dict[str, GlobalTableDef]:
+        return dict(self._global_tables)
+
+    @property
+    def global_topics(self) -> list[str]:
+        return [g.topic for g in self._global_tables.values()]
 
     def connect_store(self, store: str, processor: str) -> None:
         if store not in self._stores:
@@ -358,6 +391,11 @@ class Topology:
                     lines.append(f"      --> {', '.join(node.children) or 'none'}")
                 if node.parents:
                     lines.append(f"      <-- {', '.join(node.parents)}")
+            lines.append("")
+        for table in self._global_tables.values():
+            lines.append(f"  Sub-topology: global-{table.store.name} (will not generate tasks)")
+            lines.append(f"    Source: {table.topic} (topics: [{table.topic}])")
+            lines.append(f"    Global store: {table.store.name}")
             lines.append("")
         return "\n".join(lines) + "\n"
 

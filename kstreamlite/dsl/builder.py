@@ -11,6 +11,7 @@ from ..state.builders import KeyValueStoreBuilder
 from ..topology import Topology
 
 if TYPE_CHECKING:
+    from .global_table import GlobalKTable
     from .kstream import KStream
     from .ktable import KTable
     from .materialized import Materialized
@@ -74,10 +75,43 @@ class StreamsBuilder:
         from .ktable import materialize
 
         source = self.new_name("KSTREAM-SOURCE-")
-        self._topology.add_source(source, topic, key_serde=key_serde, value_serde=value_serde)
+        self._topology.add_source(
+            source, topic, key_serde=key_serde, value_serde=value_serde, table=True
+        )
         return materialize(
             self, source, materialized, key_serde, value_serde, f"{topic}-STATE-STORE-"
         )
+
+    def global_table(
+        self,
+        topic: str,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        materialized: str | Materialized | None = None,
+    ) -> GlobalKTable:
+        """A table of every partition of ``topic`` on every instance, kept current while
+        running and fully loaded before any task processes; join it with key_selector."""
+        from .global_table import GlobalKTable
+        from .materialized import Materialized
+
+        spec = Materialized.of(materialized)
+        store = spec.name or self.new_name(f"{topic}-STATE-STORE-")
+        key_serde = spec.key_serde or key_serde
+        value_serde = spec.value_serde or value_serde
+        # The topic is the changelog: the store is rebuilt from it, never logged itself.
+        self._topology.add_global_table(
+            topic,
+            KeyValueStoreBuilder(
+                store,
+                key_serde,
+                value_serde,
+                persistent=spec.persistent,
+                logging=False,
+                caching=False,
+            ),
+        )
+        return GlobalKTable(self, store, key_serde, value_serde)
 
     def add_state_store(self, store_builder: KeyValueStoreBuilder) -> StreamsBuilder:
         """Register a store for Processor API processors (``process(..., stores=[name])``)."""

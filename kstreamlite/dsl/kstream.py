@@ -13,6 +13,7 @@ from ..serdes import Serde
 if TYPE_CHECKING:
     from ..processor._node import NodeProcessor
     from ..topology import Partitioner
+    from ..windows.specs import JoinWindows
     from .builder import StreamsBuilder
     from .grouped import KGroupedStream
     from .ktable import KTable
@@ -224,6 +225,52 @@ class KStream:
         _require_callable(key_selector, "group_by key selector")
         selected = self.select_key(key_selector)
         return KGroupedStream(selected, key_serde, value_serde or self.value_serde, name)
+
+    # ---- joins ----
+
+    def join(
+        self,
+        other: Any,
+        joiner: Callable[[Any, Any], Any],
+        windows: JoinWindows | None = None,
+        *,
+        key_selector: Callable[[Any, Any], Any] | None = None,
+        name: str | None = None,
+    ) -> KStream:
+        """Inner join with a KStream (``windows=JoinWindows`` required), a KTable (by key),
+        or a GlobalKTable (``key_selector(key, value)`` finds the row); ``joiner(v1, v2)``."""
+        from .joins import INNER, join_stream
+
+        return join_stream(self, other, joiner, windows, key_selector, name, INNER)
+
+    def left_join(
+        self,
+        other: Any,
+        joiner: Callable[[Any, Any], Any],
+        windows: JoinWindows | None = None,
+        *,
+        key_selector: Callable[[Any, Any], Any] | None = None,
+        name: str | None = None,
+    ) -> KStream:
+        """Like join(), but every record of this stream yields a result: ``joiner(v, None)``
+        when nothing matches (for a stream-stream join, once its window has closed)."""
+        from .joins import LEFT, join_stream
+
+        return join_stream(self, other, joiner, windows, key_selector, name, LEFT)
+
+    def outer_join(
+        self,
+        other: KStream,
+        joiner: Callable[[Any, Any], Any],
+        windows: JoinWindows | None = None,
+        *,
+        name: str | None = None,
+    ) -> KStream:
+        """Stream-stream only: unmatched records of either side yield ``joiner(v, None)``
+        or ``joiner(None, v)`` once their window has closed."""
+        from .joins import OUTER, join_stream
+
+        return join_stream(self, other, joiner, windows, None, name, OUTER)
 
     def to_table(self, *, materialized: str | Materialized | None = None) -> KTable:
         """This stream as a table: each record upserts its key (a None value deletes it)."""

@@ -177,6 +177,54 @@ class KTable:
         self._builder.topology.add_processor(node, ToStream, self._node)
         return KStream(self._builder, node, self.key_serde, self.value_serde)
 
+    # ---- joins ----
+
+    def join(
+        self,
+        other: KTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        foreign_key_extractor: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+    ) -> KTable:
+        """Rows present on both sides, ``joiner(v1, v2)``; updates and deletes of either
+        side propagate. With ``foreign_key_extractor(value)``, each row joins the row of
+        ``other`` whose key it names (a foreign-key join)."""
+        return self._join(other, joiner, foreign_key_extractor, name, "inner")
+
+    def left_join(
+        self,
+        other: KTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        foreign_key_extractor: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+    ) -> KTable:
+        """Every row of this table, joined with ``other``'s row or ``None``."""
+        return self._join(other, joiner, foreign_key_extractor, name, "left")
+
+    def outer_join(
+        self, other: KTable, joiner: Callable[[Any, Any], Any], *, name: str | None = None
+    ) -> KTable:
+        """Rows present on either side; the missing side is ``None``."""
+        return self._join(other, joiner, None, name, "outer")
+
+    def _join(
+        self,
+        other: KTable,
+        joiner: Callable[[Any, Any], Any],
+        foreign_key_extractor: Callable[[Any], Any] | None,
+        name: str | None,
+        mode: str,
+    ) -> KTable:
+        if foreign_key_extractor is not None:
+            from .foreign_key import join_foreign_key
+
+            return join_foreign_key(self, other, joiner, foreign_key_extractor, name, mode)
+        from .joins import join_tables
+
+        return join_tables(self, other, joiner, name, mode)
+
     def group_by(
         self,
         selector: Callable[[Any, Any], tuple[Any, Any]],

@@ -53,7 +53,9 @@ class TopicManager:
     def prepare(self, topology: Topology) -> dict[str, int]:
         """Validate sources, create repartition topics; return partition count per topic read."""
         counts = self.partition_counts()
-        missing = [t for t in topology.source_topics() if t not in counts]
+        missing = [
+            t for t in [*topology.source_topics(), *topology.global_topics] if t not in counts
+        ]
         if missing:
             raise MissingSourceTopicError(
                 f"source topic(s) {', '.join(repr(t) for t in missing)} do not exist on "

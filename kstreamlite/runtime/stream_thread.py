@@ -26,6 +26,7 @@ from ..state.kv import CacheBudget
 from ..topology import Topology
 from . import clients
 from .collector import KafkaRecordCollector
+from .global_tables import GlobalTableReader, GlobalTables
 from .internal_topics import TopicManager
 from .restore import Restorer
 from .state import State
@@ -56,6 +57,8 @@ class StreamThread(threading.Thread):
         self._task_of: dict[tuple[str, int], StreamTask] = {}
         self._committed: dict[tuple[str, int], int] = {}
         self._consumer: Consumer | None = None
+        self._global_tables: GlobalTables | None = None
+        self._global_reader: GlobalTableReader | None = None
         self._producer: Producer | None = None
         self._collector: KafkaRecordCollector | None = None
         self._errors: ErrorHandling | None = None
@@ -112,6 +115,19 @@ class StreamThread(threading.Thread):
             collector=self._collector,
         )
         consumer_settings = clients.consumer_config(config)
+        if self._topology.global_tables:
+            # Loaded whole before the group is joined: no task processes before they are.
+            self._global_tables = GlobalTables(
+                self._topology,
+                state_dir=config.state_dir,
+                config=config,
+                errors=self._errors,
+                clock=_wall_clock_ms,
+            )
+            self._global_reader = GlobalTableReader(
+                self._global_tables, consumer_settings, timeout_s
+            )
+            self._global_reader.bootstrap()
         self._restorer = Restorer(
             {
                 **consumer_settings,
@@ -150,6 +166,8 @@ class StreamThread(threading.Thread):
                 self._dispatch(messages)
             if self._restoring:
                 self._restore_step()
+            if self._global_reader is not None:
+                self._global_reader.poll()
             for task in self.tasks.values():
                 if task not in self._restoring:
                     task.tick()
@@ -303,6 +321,7 @@ class StreamThread(threading.Thread):
                     default_key_serde=self._config.default_key_serde,
                     default_value_serde=self._config.default_value_serde,
                     make_state=self._make_state,
+                    global_stores=self._global_tables.stores if self._global_tables else None,
                 )
                 self.tasks[task_id] = task
                 created.append(task)
@@ -404,6 +423,10 @@ class StreamThread(threading.Thread):
         self.tasks.clear()
         self._task_of.clear()
         self._restoring.clear()
+        if self._global_reader is not None:
+            self._global_reader.close()
+        if self._global_tables is not None:
+            self._global_tables.close()
         log.info("application %s stopped", self._config.application_id)
 
 

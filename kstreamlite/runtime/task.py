@@ -73,8 +73,10 @@ class StreamTask:
         default_value_serde: Serde[Any],
         make_state: MakeState | None = None,
         announce_interval_ms: int = 100,
+        global_stores: Mapping[str, Any] | None = None,
     ) -> None:
         self.id = task_id
+        self.global_stores: Mapping[str, Any] = global_stores or {}
         self.subtopology = subtopology
         self.partition = partition
         self.application_id = application_id
@@ -133,7 +135,11 @@ class StreamTask:
                 for source_topic in actual:
                     self.sources[source_topic] = node
                     self.clock_state.add(
-                        (source_topic, self.partition), strategy, d.internal, self.clock()
+                        (source_topic, self.partition),
+                        strategy,
+                        d.internal,
+                        self.clock(),
+                        counts=not d.table,
                     )
             elif isinstance(d, SinkDef):
                 sink_topic = d.topic

@@ -20,6 +20,7 @@ from ..config import StreamsConfig
 from ..errors import TopologyError
 from ..handlers import ErrorHandling
 from ..metrics import StreamsMetrics
+from ..runtime.global_tables import GlobalTables
 from ..runtime.nodes import Collector
 from ..runtime.state_manager import make_state_manager
 from ..runtime.task import StreamTask
@@ -66,6 +67,9 @@ class _Message:
 
     def headers(self) -> Any:
         return self._headers
+
+    def error(self) -> None:
+        return None
 
 
 class _MemoryCollector(Collector):
@@ -125,7 +129,16 @@ class TopologyTestDriver:
         )
         self._tasks: list[StreamTask] = []
         self._task_for_topic: dict[str, StreamTask] = {}
+        self._global: GlobalTables | None = None
         try:
+            if topology.global_tables:
+                self._global = GlobalTables(
+                    topology,
+                    state_dir=self._state_dir,
+                    config=config,
+                    errors=self._errors,
+                    clock=self._now,
+                )
             for sub in topology.subtopologies():
                 task = StreamTask(
                     f"{sub.id}_0",
@@ -141,6 +154,7 @@ class TopologyTestDriver:
                     default_value_serde=config.default_value_serde,
                     make_state=make_state,
                     announce_interval_ms=0,
+                    global_stores=self._global.stores if self._global else None,
                 )
                 self._tasks.append(task)
                 for topic in task.sources:
@@ -148,6 +162,8 @@ class TopologyTestDriver:
         except BaseException:
             for task in self._tasks:
                 task.close()
+            if self._global is not None:
+                self._global.close()
             shutil.rmtree(self._state_dir, ignore_errors=True)
             raise
         self._closed = False
@@ -163,10 +179,11 @@ class TopologyTestDriver:
         start_timestamp: int | None = None,
         auto_advance: int | timedelta = 0,
     ) -> TestInputTopic:
-        if topic not in self._task_for_topic:
+        global_topics = self._global.topics if self._global else {}
+        if topic not in self._task_for_topic and topic not in global_topics:
             raise TopologyError(
                 f"topic {topic!r} is not read by this topology; its source topics are "
-                f"{sorted(self._task_for_topic)}"
+                f"{sorted([*self._task_for_topic, *global_topics])}"
             )
         return TestInputTopic(
             self,
@@ -221,15 +238,18 @@ class TopologyTestDriver:
         return self._store(name, SessionStore, "session")
 
     def _store(self, name: str, kind: type[Any], what: str) -> Any:
-        for task in self._tasks:
-            if task.state is not None and name in task.state.stores:
-                store = task.state.stores[name]
+        holders = [t.state.stores for t in self._tasks if t.state is not None]
+        if self._global is not None:
+            holders.append(self._global.stores)
+        for stores in holders:
+            if name in stores:
+                store = stores[name]
                 if not isinstance(store, kind):
                     raise TopologyError(
                         f"state store {name!r} is a {type(store).__name__}, not a {what} store"
                     )
                 return store
-        known = sorted(s for t in self._tasks if t.state for s in t.state.stores)
+        known = sorted(s for stores in holders for s in stores)
         raise TopologyError(f"no state store named {name!r}; the topology has {known}")
 
     def _now(self) -> int:
@@ -242,6 +262,9 @@ class TopologyTestDriver:
             raise TopologyError("the TopologyTestDriver is closed")
         offset = len(self._logs[topic])
         self._logs[topic].append(record)
+        if self._global is not None and topic in self._global.topics:
+            self._global.apply([_Message(topic, offset, record)])
+            return
         self._pending.append((self._task_for_topic[topic], _Message(topic, offset, record)))
         self._drain()
 
@@ -301,6 +324,8 @@ class TopologyTestDriver:
         try:
             for task in self._tasks:
                 task.close()
+            if self._global is not None:
+                self._global.close()
         finally:
             shutil.rmtree(self._state_dir, ignore_errors=True)
 

@@ -34,9 +34,23 @@ NO_WATERMARK = -1
 
 
 class PartitionClock:
-    __slots__ = ("delay", "idle_ms", "internal", "last_wall", "max_ts", "upstream", "writers")
+    __slots__ = (
+        "counts",
+        "delay",
+        "idle_ms",
+        "internal",
+        "last_wall",
+        "max_ts",
+        "upstream",
+        "writers",
+    )
 
-    def __init__(self, strategy: WatermarkStrategy, internal: bool, now: int) -> None:
+    def __init__(
+        self, strategy: WatermarkStrategy, internal: bool, now: int, counts: bool = True
+    ) -> None:
+        # A table's topic (builder.table) does not hold the task's watermark back: tables
+        # change rarely, and windows and joins run on the streams' event time.
+        self.counts = counts
         self.delay = strategy.max_delay_ms
         self.idle_ms = strategy.idleness_ms
         self.internal = internal
@@ -68,11 +82,18 @@ class TaskClock:
         self.max_event = NO_WATERMARK  # highest timestamp seen on any direct input
         self.last_record_wall = 0
         self.uses_idleness = False
+        self._counted: list[PartitionClock] = []  # the partitions the watermark follows
 
     def add(
-        self, tp: tuple[str, int], strategy: WatermarkStrategy, internal: bool, now: int
+        self,
+        tp: tuple[str, int],
+        strategy: WatermarkStrategy,
+        internal: bool,
+        now: int,
+        counts: bool = True,
     ) -> None:
-        self.partitions[tp] = PartitionClock(strategy, internal, now)
+        self.partitions[tp] = PartitionClock(strategy, internal, now, counts)
+        self._counted = [p for p in self.partitions.values() if p.counts]
         self.last_record_wall = now
         self.uses_idleness = self.uses_idleness or strategy.idleness_ms is not None
 
@@ -105,7 +126,8 @@ class TaskClock:
         """The task watermark from its partitions (never lower than before)."""
         lowest: int | None = None
         all_idle = True
-        for part in self.partitions.values():
+        counted = self._counted
+        for part in counted:
             if part.idle(now):
                 continue
             all_idle = False
@@ -114,10 +136,10 @@ class TaskClock:
                 return self.watermark  # an input without a watermark holds the task back
             if lowest is None or mark < lowest:
                 lowest = mark
-        if all_idle and self.partitions:
-            if self.max_event < 0 and not any(p.internal for p in self.partitions.values()):
+        if all_idle and counted:
+            if self.max_event < 0 and not any(p.internal for p in counted):
                 return self.watermark
-            delay = min(p.delay for p in self.partitions.values())
+            delay = min(p.delay for p in counted)
             # Event time moves on with the wall clock from the last record's watermark.
             lowest = self.max_event - delay + max(now - self.last_record_wall, 0)
         if lowest is not None and lowest > self.watermark:
