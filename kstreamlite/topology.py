@@ -66,6 +66,9 @@ class RepartitionTopic:
 
     suffix: str
     num_partitions: int | None = None
+    # Take the partition count of the sub-topology holding this node (its other inputs)
+    # rather than the writers': a foreign-key join's topics must match what they join.
+    copartition_node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,14 +234,21 @@ class Topology:
     def store_builders(self) -> dict[str, KeyValueStoreBuilder]:
         return dict(self._stores)
 
-    def add_repartition_topic(self, suffix: str, num_partitions: int | None = None) -> None:
+    def add_repartition_topic(
+        self,
+        suffix: str,
+        num_partitions: int | None = None,
+        copartition_node: str | None = None,
+    ) -> None:
         if suffix in self._repartition_topics:
             raise TopologyError(
                 f"repartition topic {suffix!r} already exists; give the operation another name"
             )
         if num_partitions is not None and num_partitions < 1:
             raise TopologyError(f"repartition {suffix!r}: num_partitions must be >= 1")
-        self._repartition_topics[suffix] = RepartitionTopic(suffix, num_partitions)
+        self._repartition_topics[suffix] = RepartitionTopic(
+            suffix, num_partitions, copartition_node
+        )
 
     def add_repartition(
         self,

@@ -102,6 +102,15 @@ class TopicManager:
                 if spec.num_partitions is not None:
                     result[suffix] = spec.num_partitions
                     continue
+                if spec.copartition_node is not None:
+                    others = [
+                        result.get(t) if t in declared else counts.get(t)
+                        for t in sub_of_node[spec.copartition_node].source_topics
+                        if t != suffix
+                    ]
+                    if others and all(c is not None for c in others):
+                        result[suffix] = max(c for c in others if c is not None)
+                    continue
                 writers = [
                     n
                     for n in topology.nodes.values()

@@ -76,6 +76,8 @@ class StreamTask:
         global_stores: Mapping[str, Any] | None = None,
     ) -> None:
         self.id = task_id
+        self.default_key_serde = default_key_serde
+        self.default_value_serde = default_value_serde
         self.global_stores: Mapping[str, Any] = global_stores or {}
         self.subtopology = subtopology
         self.partition = partition

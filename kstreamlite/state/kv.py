@@ -149,6 +149,17 @@ class KeyValueStore:
     def all(self) -> Iterator[KeyValue]:
         return self._merged(None, None)
 
+    def prefix_items(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
+        """``(rest of the key, value)`` for each key that starts with ``prefix``, in order.
+
+        For stores with bytes keys (internal stores that build composite keys).
+        """
+        end = prefix.rstrip(b"\xff")
+        high = end[:-1] + bytes([end[-1] + 1]) if end else None
+        for kv in self._merged(prefix, high):
+            if kv.key.startswith(prefix):
+                yield kv.key[len(prefix) :], kv.value
+
     def query_range(self, from_key: Any, to_key: Any) -> Iterator[KeyValue]:
         """range() safe to call from another thread (interactive queries)."""
         low = None if from_key is None else self._kser(from_key)
