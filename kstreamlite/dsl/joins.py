@@ -115,6 +115,8 @@ def _stream_table(
     from .kstream import KStream
 
     builder = stream._builder
+    if table._builder is not builder:
+        raise TopologyError("join() takes a KTable from the same StreamsBuilder")
     store = table_store(table)
     source = _by_key(stream)
     node = name or builder.new_name("KSTREAM-JOIN-")

@@ -89,6 +89,8 @@ class StreamGlobalJoin(_Joining):
         row_key = self.key_selector(key, value)
         row = None if row_key is None else self.store.get(row_key)
         if row is None and not self.left:
+            if row_key is None:
+                self._dropped("null join key from key_selector in stream-global table join")
             return
         self.down(key, self.joiner(value, row), timestamp, headers)
 
