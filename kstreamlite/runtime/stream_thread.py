@@ -66,6 +66,10 @@ class StreamThread(threading.Thread):
         self._restoring: set[StreamTask] = set()  # inputs paused until their stores caught up
         self._failed = False
 
+    @property
+    def global_tables(self) -> GlobalTables | None:
+        return self._global_tables
+
     def request_stop(self) -> None:
         self._stop_requested.set()
 

@@ -152,16 +152,20 @@ class KafkaStreams:
         Raises InvalidStateStoreError while the instance is not RUNNING (retry after the
         rebalance) or when the topology has no such store.
         """
-        if name not in self.topology.store_builders:
+        global_tables = self.topology.global_tables
+        if name not in self.topology.store_builders and name not in global_tables:
             raise InvalidStateStoreError(
                 f"the topology has no state store named {name!r}; its stores are "
-                f"{sorted(self.topology.store_builders)}"
+                f"{sorted([*self.topology.store_builders, *global_tables])}"
             )
         if self._state is not State.RUNNING:
             raise InvalidStateStoreError(
                 f"store {name!r} is not queryable while the instance is {self._state.name}; "
                 "retry once it is RUNNING"
             )
+        if name in global_tables:  # a whole copy on every instance
+            tables = self._thread.global_tables
+            return ReadOnlyKeyValueStore(name, [tables.stores[name]] if tables else [])
         stores = [
             task.state.stores[name]
             for task in list(self._thread.tasks.values())
