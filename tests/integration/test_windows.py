@@ -278,3 +278,49 @@ def test_crash_and_restart_at_least_once_loses_no_window(
 
 def _below(got: dict[str, int], expected: dict[str, int]) -> bool:
     return got["count"] < expected["count"] or got["sum"] < expected["sum"]
+
+
+# ---- idleness: windows close without further input ------------------------------------------
+
+
+def test_idle_input_closes_windows_on_the_wall_clock(
+    kafka: KafkaHelper, bootstrap_servers: str, unique: str, tmp_path: Path
+) -> None:
+    """Kafka Streams' windows stall when input stops; with idleness, the watermark follows
+    the wall clock once every input is idle, so the last windows' finals come out."""
+    source = kafka.create_topic(f"win-idle-in-{unique}", partitions=2)
+    sink = kafka.create_topic(f"win-idle-out-{unique}", partitions=2)
+    b = StreamsBuilder()
+    (
+        b.stream(
+            source,
+            timestamp_extractor=lambda k, v, ts: v["ts"],
+            watermark=WatermarkStrategy.monotonous().with_idleness(1_000),
+        )
+        .group_by_key()
+        .windowed_by(TimeWindows.of(SIZE, grace=GRACE))
+        .count()
+        .suppress(Suppressed.until_window_closes())
+        .to_stream()
+        .to(sink, key_serde=WINDOWED_STRING, value_serde=serdes.LONG)
+    )
+    app = start_app(b.build(), streams_config(f"win-idle-{unique}", bootstrap_servers, tmp_path))
+    try:
+        wait_running(app, timeout=45)
+        # One window per sensor, then silence: nothing past the window's close ever arrives.
+        readings = [(f"s{i % 3}", {"ts": BASE + 10 * i}) for i in range(30)]
+        kafka.produce(source, readings, partitioner="murmur2_random")
+        started = time.monotonic()
+        msgs = kafka.read(sink, 3, timeout=20, settle=1.0, abort_if=lambda: failed(app))
+        waited = time.monotonic() - started
+    finally:
+        close_all(app)
+    finals = {
+        (WINDOWED_STRING.de(m.key()).key, WINDOWED_STRING.de(m.key()).window.start): (
+            serdes.LONG.de(m.value())
+        )
+        for m in msgs
+    }
+    assert finals == {(f"s{j}", BASE): 10 for j in range(3)}
+    assert len(msgs) == 3  # one final result each
+    assert waited < 20
