@@ -73,13 +73,14 @@ def create_topics(bootstrap: str, partitions: int, *names: str) -> None:
         time.sleep(0.1)
 
 
-def fill(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes]]) -> int:
+def fill(bootstrap: str, topic: str, records: Iterator[tuple[Any, ...]]) -> int:
+    """Produce ``(key, value)`` or ``(key, value, timestamp)`` records (no timestamp: now)."""
     producer = Producer({"bootstrap.servers": bootstrap, **TUNED_PRODUCER})
     count = 0
-    for key, value in records:
+    for key, value, *timestamp in records:
         while True:
             try:
-                producer.produce(topic, value, key)
+                producer.produce(topic, value, key, timestamp=timestamp[0] if timestamp else 0)
                 break
             except BufferError:
                 producer.poll(0.05)

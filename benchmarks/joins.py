@@ -36,16 +36,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from kstreamlite import KafkaStreams, State, StreamsBuilder, StreamsConfig, Topology
 
 from .harness import (
     TUNED_CONSUMER,
-    TUNED_PRODUCER,
     Result,
     broker,
     create_topics,
+    fill,
     print_medians,
     report,
     run_kstreamlite,
@@ -74,24 +74,6 @@ def orders(n: int, customer_count: int) -> Iterator[tuple[bytes, bytes, int]]:
         cid = f"cust-{rng.randrange(customer_count):05d}"
         order = {"order_id": i, "customer_id": cid, "amount": round(rng.uniform(1, 500), 2)}
         yield cid.encode(), orjson.dumps(order), first + i
-
-
-def fill_timed(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes, int]]) -> int:
-    """harness.fill with an explicit timestamp per record."""
-    producer = Producer({"bootstrap.servers": bootstrap, **TUNED_PRODUCER})
-    count = 0
-    for key, value, timestamp in records:
-        while True:
-            try:
-                producer.produce(topic, value, key, timestamp=timestamp)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        count += 1
-        if count % 20_000 == 0:
-            producer.poll(0)
-    producer.flush(120)
-    return count
 
 
 # The same joiner runs in every pipeline.
@@ -213,7 +195,7 @@ def main() -> None:
         tag = uuid.uuid4().hex[:6]
         source, table = f"orders-{tag}", f"customers-{tag}"
         create_topics(bootstrap, PARTITIONS, source, table)
-        rows = fill_timed(bootstrap, table, customers(args.customers))
+        rows = fill(bootstrap, table, customers(args.customers))
         sinks = {
             (kind, r): f"orders-enriched-{kind}-{r}-{tag}"
             for kind in ("plain", "ktable", "global", "cold")
@@ -225,7 +207,7 @@ def main() -> None:
             preload(bootstrap, source, table, sinks[("ktable", r)], rows)
             for r in range(args.rounds)
         ]
-        total = fill_timed(bootstrap, source, orders(args.records, args.customers))
+        total = fill(bootstrap, source, orders(args.records, args.customers))
         results: dict[str, list[Result]] = {}
         checks: list[str] = []
 

@@ -46,6 +46,24 @@ class ErrorContext:
     processor: str | None
     task_id: str | None
 
+    @classmethod
+    def of_message(
+        cls, stage: str, msg: Any, processor: str | None, task_id: str | None
+    ) -> ErrorContext:
+        """The context of a consumed record (a confluent_kafka.Message or the driver's)."""
+        return cls(
+            stage=stage,
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            timestamp=msg.timestamp()[1],
+            key=msg.key(),
+            value=msg.value(),
+            headers=msg.headers(),
+            processor=processor,
+            task_id=task_id,
+        )
+
 
 class Sender(Protocol):
     def send(

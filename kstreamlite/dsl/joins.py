@@ -188,9 +188,9 @@ def _stream_stream(
     this_pending = f"{this}-pending-store" if mode in (LEFT, OUTER) else None
     that_pending = f"{that}-pending-store" if mode == OUTER else None
     pending_key = serdes.around(key_serde, window_key_serde, "window-key(default)")
-    for store in (this_pending, that_pending):
-        if store is not None:
-            topology.add_state_store(SuppressBufferBuilder(store, pending_key, serdes.BYTES))
+    for pending in (this_pending, that_pending):
+        if pending is not None:
+            topology.add_state_store(SuppressBufferBuilder(pending, pending_key, serdes.BYTES))
     stores = [s for s in (this_store, that_store, this_pending, that_pending) if s is not None]
 
     def side(is_left: bool) -> Callable[[], StreamStreamJoin]:

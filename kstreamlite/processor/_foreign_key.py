@@ -97,56 +97,8 @@ class FkSubscribe(NodeProcessor):
             self.resolver(key, _LOCAL, timestamp, None)
 
 
-class FkRespond(NodeProcessor):
-    """Right side: record subscriptions and answer each with the current right row."""
-
-    __slots__ = (
-        "key_ser",
-        "key_serde",
-        "right",
-        "right_name",
-        "subs",
-        "subs_name",
-        "value_ser",
-        "value_serde",
-    )
-
-    def __init__(
-        self,
-        subscriptions: str,
-        right_store: str,
-        key_serde: Serde[Any] | None,
-        value_serde: Serde[Any] | None,
-    ) -> None:
-        self.subs_name = subscriptions
-        self.right_name = right_store
-        self.key_serde = key_serde
-        self.value_serde = value_serde
-
-    def init(self, context: NodeContext) -> None:
-        super().init(context)
-        task = context.task
-        assert task.state is not None
-        self.subs: KeyValueStore = task.state.stores[self.subs_name]
-        self.right: KeyValueStore = task.state.stores[self.right_name]
-        self.key_ser = _resolved(self.key_serde, task.default_key_serde).ser
-        self.value_ser = _resolved(self.value_serde, task.default_value_serde).ser
-
-    def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
-        if key is None or not value:
-            return
-        prefix = subscription_prefix(self.key_ser(key))
-        if value[:1] == UNSUBSCRIBE:
-            self.subs.delete(prefix + value[1:])
-            return
-        digest, left_key = value[1:9], value[9:]
-        self.subs.put(prefix + left_key, digest, timestamp)
-        row = self.right.get(key)
-        self.down(left_key, response(digest, row, self.value_ser), timestamp, None)
-
-
-class FkRightChange(NodeProcessor):
-    """Right side: a right row changed; answer every left row subscribed to it."""
+class _RightSide(NodeProcessor):
+    """What both right-side processors hold: the subscriptions and the right table's serdes."""
 
     __slots__ = ("key_ser", "key_serde", "subs", "subs_name", "value_ser", "value_serde")
 
@@ -164,6 +116,45 @@ class FkRightChange(NodeProcessor):
         self.subs: KeyValueStore = task.state.stores[self.subs_name]
         self.key_ser = _resolved(self.key_serde, task.default_key_serde).ser
         self.value_ser = _resolved(self.value_serde, task.default_value_serde).ser
+
+
+class FkRespond(_RightSide):
+    """Right side: record subscriptions and answer each with the current right row."""
+
+    __slots__ = ("right", "right_name")
+
+    def __init__(
+        self,
+        subscriptions: str,
+        right_store: str,
+        key_serde: Serde[Any] | None,
+        value_serde: Serde[Any] | None,
+    ) -> None:
+        super().__init__(subscriptions, key_serde, value_serde)
+        self.right_name = right_store
+
+    def init(self, context: NodeContext) -> None:
+        super().init(context)
+        assert context.task.state is not None
+        self.right: KeyValueStore = context.task.state.stores[self.right_name]
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        if key is None or not value:
+            return
+        prefix = subscription_prefix(self.key_ser(key))
+        if value[:1] == UNSUBSCRIBE:
+            self.subs.delete(prefix + value[1:])
+            return
+        digest, left_key = value[1:9], value[9:]
+        self.subs.put(prefix + left_key, digest, timestamp)
+        row = self.right.get(key)
+        self.down(left_key, response(digest, row, self.value_ser), timestamp, None)
+
+
+class FkRightChange(_RightSide):
+    """Right side: a right row changed; answer every left row subscribed to it."""
+
+    __slots__ = ()
 
     def process(self, key: Any, change: Any, timestamp: int, headers: Any) -> None:
         if key is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..handlers import LateRecord
 from ..records import Window
 from ..state.kv import KeyValueStore
 from ..state.suppress_buffer import SuppressBuffer
@@ -273,19 +272,5 @@ class StreamStreamJoin(_Joining):
         self.other_store.observe(watermark)
 
     def _late(self, key: Any, value: Any, timestamp: int) -> None:
-        task = self.task
-        meta = task.record_metadata()
-        task.errors.late(
-            LateRecord(
-                key,
-                value,
-                timestamp,
-                self.clock.watermark,
-                Window(timestamp - self.before, timestamp + self.after),
-                meta[0] if meta else None,
-                meta[1] if meta else None,
-                meta[2] if meta else None,
-                self.name,
-                task.id,
-            )
-        )
+        window = Window(timestamp - self.before, timestamp + self.after)
+        self.task.late(self.name, key, value, timestamp, window)

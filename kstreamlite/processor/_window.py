@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..handlers import LateRecord
 from ..records import Window, Windowed
 from ..state.windowed import SessionStore, WindowStore
 from ..windows.specs import SessionWindows, SlidingWindows, TimeWindows
@@ -58,22 +57,7 @@ class _WindowedAggregate(NodeProcessor):
         raise NotImplementedError  # pragma: no cover
 
     def _late(self, key: Any, value: Any, timestamp: int, window: Window) -> None:
-        task = self.task
-        meta = task.record_metadata()
-        task.errors.late(
-            LateRecord(
-                key,
-                value,
-                timestamp,
-                self.clock.watermark,
-                window,
-                meta[0] if meta else None,
-                meta[1] if meta else None,
-                meta[2] if meta else None,
-                self.name,
-                task.id,
-            )
-        )
+        self.task.late(self.name, key, value, timestamp, window)
 
     def _drop_null(self, key: Any, value: Any) -> bool:
         if key is None or value is None:
@@ -118,22 +102,13 @@ class TimeWindowAggregate(_WindowedAggregate):
         watermark = self.clock.watermark
         store: WindowStore = self.store
         size, grace = self.size, self.grace
-        if self.tumbling:  # hot path: one window, no range to build
-            start = timestamp - timestamp % size
-            end = start + size
-            if end + grace <= watermark:
-                self._late(key, value, timestamp, Window(start, end))
-                return
-            new, old = store.update(key, start, value, self.combine, timestamp)
-            if self.caching:
-                if end + grace < self.pending_close:
-                    self.pending_close = end + grace
-            else:
-                self.down(Windowed(key, Window(start, end)), Change(new, old), timestamp, headers)
-            return
+        # Tumbling (the common case): the one window start, without building a range.
+        starts = (
+            (timestamp - timestamp % size,) if self.tumbling else self.windows.starts_for(timestamp)
+        )
         live = False
         end = timestamp + 1
-        for start in self.windows.starts_for(timestamp):
+        for start in starts:
             end = start + size
             if end + grace <= watermark:
                 continue  # this window has closed

@@ -73,21 +73,10 @@ class GlobalTables:
                 key = store._kde(kb)
                 store.put(key, None if vb is None else store._vde(vb), msg.timestamp()[1])
             except Exception as exc:
-                self._errors.handle(
-                    exc,
-                    ErrorContext(
-                        stage="deserialization",
-                        topic=msg.topic(),
-                        partition=msg.partition(),
-                        offset=msg.offset(),
-                        timestamp=msg.timestamp()[1],
-                        key=kb,
-                        value=vb,
-                        headers=msg.headers(),
-                        processor=self.topics[msg.topic()],
-                        task_id=GLOBAL_TASK_ID,
-                    ),
+                context = ErrorContext.of_message(
+                    "deserialization", msg, self.topics[msg.topic()], GLOBAL_TASK_ID
                 )
+                self._errors.handle(exc, context)
                 continue
             applied += 1
         return applied

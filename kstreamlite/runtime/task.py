@@ -14,7 +14,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from ..errors import ProcessingError, TopologyError
-from ..handlers import ErrorContext, ErrorHandling, failing_node_name
+from ..handlers import ErrorContext, ErrorHandling, LateRecord, failing_node_name
 from ..processor._node import NodeContext, NodeProcessor
 from ..processor.api import PunctuationType
 from ..serdes import Serde
@@ -390,18 +390,7 @@ class StreamTask:
         self.errors.handle(exc, self._error_context("processing", msg, node))
 
     def _error_context(self, stage: str, msg: Message, node: str | None) -> ErrorContext:
-        return ErrorContext(
-            stage=stage,
-            topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            timestamp=msg.timestamp()[1],
-            key=msg.key(),
-            value=msg.value(),
-            headers=msg.headers(),
-            processor=node,
-            task_id=self.id,
-        )
+        return ErrorContext.of_message(stage, msg, node, self.id)
 
     # ---- punctuation ----
 
@@ -475,6 +464,24 @@ class StreamTask:
         if msg is None:
             return None
         return (msg.topic(), msg.partition(), msg.offset())
+
+    def late(self, processor: str, key: Any, value: Any, timestamp: int, window: Any) -> None:
+        """A record whose window had closed: counted, and handed to late_record_handler."""
+        topic, partition, offset = self.record_metadata() or (None, None, None)
+        self.errors.late(
+            LateRecord(
+                key,
+                value,
+                timestamp,
+                self.clock_state.watermark,
+                window,
+                topic,
+                partition,
+                offset,
+                processor,
+                self.id,
+            )
+        )
 
     def drain_consumed(self) -> dict[str, int]:
         counts, self.consumed = self.consumed, {}
