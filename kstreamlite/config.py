@@ -47,6 +47,10 @@ class StreamsConfig(BaseModel):
     startup_timeout_ms: int = Field(default=30_000, gt=0)
     poll_batch_size: int = Field(default=5_000, gt=0)
     poll_timeout_ms: int = Field(default=100, ge=0)
+    # Kafka Streams' max.task.idle.ms (KIP-695): -1 never waits for an empty input partition
+    # of a multi-input task; 0 waits only for records the broker holds but that are not yet
+    # fetched; > 0 also waits that long for new records on a caught-up partition.
+    max_task_idle_ms: int = Field(default=0, ge=-1)
     consumer_config: dict[str, Any] = Field(default_factory=dict)
     producer_config: dict[str, Any] = Field(default_factory=dict)
     admin_config: dict[str, Any] = Field(default_factory=dict)

@@ -36,6 +36,12 @@ from .task import StreamTask
 log = logging.getLogger("kstreamlite.runtime")
 
 FLUSH_TIMEOUT_S = 60.0
+# A partition the broker says holds unfetched records is waited for at most this long (or
+# max_task_idle_ms if longer): a lag that never shrinks (offsets reset to latest, records
+# deleted by retention) must not stall its task for ever.
+UNFETCHED_WAIT_CAP_S = 5.0
+# A waiting task's partitions that have queued this many records stop fetching until it moves.
+WAITING_QUEUE_LIMIT = 20_000
 
 
 class StreamThread(threading.Thread):
@@ -64,6 +70,10 @@ class StreamThread(threading.Thread):
         self._errors: ErrorHandling | None = None
         self._restorer: Restorer | None = None
         self._restoring: set[StreamTask] = set()  # inputs paused until their stores caught up
+        # Multi-input tasks holding queued records back for an empty partition, since when.
+        self._waiting: dict[StreamTask, float] = {}
+        self._queue_paused: set[tuple[str, int]] = set()
+        self._start_offsets: dict[tuple[str, int], int] = {}  # committed when assigned
         self._failed = False
 
     @property
@@ -168,6 +178,8 @@ class StreamThread(threading.Thread):
             messages = consumer.consume(batch, 0 if self._restoring else timeout)
             if messages:
                 self._dispatch(messages)
+            if self._waiting:
+                self._retry_waiting(consumer)
             if self._restoring:
                 self._restore_step()
             if self._global_reader is not None:
@@ -222,7 +234,71 @@ class StreamThread(threading.Thread):
                 else:
                     per_task[tp] = run
         for task, batches in merged.items():
-            task.process(batches)
+            self._settle(task, task.offer(batches, functools.partial(self._may_skip, task)))
+
+    # ---- multi-input tasks: wait for every input partition (KIP-695) ----
+
+    def _settle(self, task: StreamTask, drained: bool) -> None:
+        if drained:
+            self._waiting.pop(task, None)
+        elif task not in self._waiting:
+            self._waiting[task] = time.monotonic()
+
+    def _retry_waiting(self, consumer: Consumer) -> None:
+        for task in list(self._waiting):
+            self._settle(task, task.drain(functools.partial(self._may_skip, task)))
+        full = [
+            tp
+            for task in self._waiting
+            for tp in task.clock_state.partitions
+            if tp not in self._queue_paused and task.buffered_in(tp) >= WAITING_QUEUE_LIMIT
+        ]
+        if full:
+            consumer.pause([TopicPartition(*tp) for tp in full])
+            self._queue_paused.update(full)
+        moving = [tp for tp in self._queue_paused if self._task_of.get(tp) not in self._waiting]
+        if moving:
+            consumer.resume([TopicPartition(*tp) for tp in moving if tp in self._task_of])
+            self._queue_paused.difference_update(moving)
+
+    def _may_skip(self, task: StreamTask, tp: tuple[str, int]) -> bool:
+        """May ``task`` choose its next record while ``tp`` has none queued?"""
+        idle_ms = self._config.max_task_idle_ms
+        if idle_ms < 0:
+            return True
+        now = time.monotonic()
+        waited = now - self._waiting.get(task, now)
+        lag = self._unfetched(task, tp)
+        if lag == 0:
+            return waited * 1000 >= idle_ms
+        if waited >= max(UNFETCHED_WAIT_CAP_S, idle_ms / 1000):
+            log.warning(
+                "task %s waited %.1f s for %s-%d (%s records on the broker not fetched); "
+                "processing its other inputs without them",
+                task.id,
+                waited,
+                tp[0],
+                tp[1],
+                "unknown" if lag is None else lag,
+            )
+            return True
+        return False
+
+    def _unfetched(self, task: StreamTask, tp: tuple[str, int]) -> int | None:
+        """Records of ``tp`` on the broker that ``task`` has not seen; None while unknown.
+
+        Uses the high watermark of the consumer's last fetch response: no broker call.
+        """
+        assert self._consumer is not None
+        low, high = self._consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
+        if high < 0:
+            return None
+        position = task.offsets.get(tp)
+        if position is None:
+            position = self._start_offsets.get(tp, -1)
+            if position < 0:  # nothing committed: auto.offset.reset=earliest starts at low
+                position = max(low, 0)
+        return max(high - position, 0)
 
     def _consumer_error(self, msg: Any) -> None:
         error = msg.error()
@@ -358,6 +434,7 @@ class StreamThread(threading.Thread):
             return
         now = _wall_clock_ms()
         for tp in committed:
+            self._start_offsets[(tp.topic, tp.partition)] = tp.offset
             task = self._task_of.get((tp.topic, tp.partition))
             if task is not None and tp.metadata:
                 task.clock_state.resume([((tp.topic, tp.partition), tp.metadata)], now)
@@ -392,9 +469,12 @@ class StreamThread(threading.Thread):
         for tp in partitions:
             task = self._task_of.pop((tp.topic, tp.partition), None)
             self._committed.pop((tp.topic, tp.partition), None)
+            self._start_offsets.pop((tp.topic, tp.partition), None)
+            self._queue_paused.discard((tp.topic, tp.partition))
             still_assigned = any(t is task for t in self._task_of.values())
             if task is not None and task.id in self.tasks and not still_assigned:
                 del self.tasks[task.id]
+                self._waiting.pop(task, None)
                 if task in self._restoring:
                     self._restoring.discard(task)
                     if self._restorer is not None:
@@ -427,6 +507,7 @@ class StreamThread(threading.Thread):
         self.tasks.clear()
         self._task_of.clear()
         self._restoring.clear()
+        self._waiting.clear()
         if self._global_reader is not None:
             self._global_reader.close()
         if self._global_tables is not None:

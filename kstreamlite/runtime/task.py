@@ -8,7 +8,6 @@ exactly this code.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
@@ -41,6 +40,12 @@ TopicPartition = tuple[str, int]
 MakeState = Callable[["StreamTask", list[KeyValueStoreBuilder]], "StateManager"]
 _by_timestamp = itemgetter(0)
 MONOTONOUS = WatermarkStrategy.monotonous()
+_COMPACT_AFTER = 4096
+_END_OF_TIME = 1 << 62
+
+
+def _always(tp: TopicPartition) -> bool:
+    return True
 
 
 def _is_control(msg: Message) -> bool:
@@ -94,6 +99,8 @@ class StreamTask:
         self.sources: dict[str, SourceNode] = {}  # actual topic name -> source node
         self.punctuations: list[Punctuation] = []
         self.clock_state = TaskClock()
+        # Prepared records per input partition, waiting for drain(): [entries, next index].
+        self._queues: dict[TopicPartition, list[Any]] = {}
         self.watermark_listeners: list[Callable[[int], None]] = []
         self._notified_watermark = NO_WATERMARK
         self._announce: list[tuple[str, int]] = []  # repartition topics this task writes
@@ -136,6 +143,7 @@ class StreamTask:
                 strategy = d.watermark or MONOTONOUS
                 for source_topic in actual:
                     self.sources[source_topic] = node
+                    self._queues[(source_topic, self.partition)] = [[], 0]
                     self.clock_state.add(
                         (source_topic, self.partition),
                         strategy,
@@ -189,11 +197,12 @@ class StreamTask:
 
     def process(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
         """Process one poll's records of this task, in timestamp order across its partitions."""
-        if len(batches) == 1:
+        if len(batches) == 1 and not self.buffered:
             (((topic, partition), messages),) = batches.items()
             self._process_partition(topic, partition, messages)
         else:
-            self._process_merged(batches)
+            self.buffer(batches)
+            self.drain(_always)
         self.current = None
 
     def _process_partition(self, topic: str, partition: int, messages: Sequence[Message]) -> None:
@@ -271,36 +280,130 @@ class StreamTask:
         if clock.watermark > self._notified_watermark:
             self._notify_watermark()
 
-    def _process_merged(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
-        """Kafka Streams' PartitionGroup: always take the buffered head with the lowest time."""
-        queues = []
-        clock = self.clock_state
+    # ---- several input partitions: Kafka Streams' PartitionGroup ----
+
+    def buffer(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
+        """Queue records per input partition until ``drain`` may choose among them."""
+        queues = self._queues
         for tp, messages in batches.items():
-            queues.append(self._prepare(tp, messages))
+            prepared = self._prepare(tp, messages)
             self.consumed[tp[0]] = self.consumed.get(tp[0], 0) + len(messages)
-        for ts, key, value, msg, down, part in heapq.merge(*queues, key=_by_timestamp):
-            if down is None:  # a watermark announcement, in its place among the records
-                self._apply_control((msg.topic(), msg.partition()), msg)
-                continue
-            self.current = msg
-            try:
-                if ts > part.max_ts:
-                    part.max_ts = ts
-                    if ts > self.stream_time:
-                        self.stream_time = ts
-                    if not part.internal:
-                        clock.max_event = max(clock.max_event, ts)
-                        clock.recompute(self.clock())
-                down(key, value, ts, msg.headers())
-            except Exception as exc:
-                self._processing_failed(msg, exc)
-        now = self.clock()
-        for tp, messages in batches.items():
-            if messages:
-                self.offsets[tp] = max(self.offsets.get(tp, 0), messages[-1].offset() + 1)
-                clock.touched(tp, now)
-        if clock.watermark > self._notified_watermark:
-            self._notify_watermark()
+            queue = queues[tp]
+            if queue[1] >= len(queue[0]):
+                queue[0], queue[1] = prepared, 0
+            else:
+                queue[0].extend(prepared)
+        self.current = None
+
+    def offer(
+        self,
+        batches: Mapping[TopicPartition, Sequence[Message]],
+        may_skip: Callable[[TopicPartition], bool],
+    ) -> bool:
+        """``buffer`` then ``drain``; records of one partition that need no merging (nothing
+        queued, every other input may be skipped) take the single-partition path instead."""
+        if len(batches) == 1 and not self.buffered:
+            (((topic, partition), messages),) = batches.items()
+            tp = (topic, partition)
+            if all(may_skip(other) for other in self._queues if other != tp):
+                self._process_partition(topic, partition, messages)
+                self.current = None
+                return True
+        self.buffer(batches)
+        return self.drain(may_skip)
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(entries) - i for entries, i in self._queues.values())
+
+    def buffered_in(self, tp: TopicPartition) -> int:
+        entries, i = self._queues[tp]
+        return len(entries) - i
+
+    def drain(self, may_skip: Callable[[TopicPartition], bool]) -> bool:
+        """Process queued records, always the head with the lowest timestamp, for as long as
+        every input partition has one queued or ``may_skip`` says it may be left out (it is
+        caught up with the broker, or has been waited for long enough: KIP-695). Choosing
+        without a partition that still has records on the broker would let newer records
+        overtake them. Returns whether nothing is left queued."""
+        queues = self._queues
+        clock = self.clock_state
+        skippable: dict[TopicPartition, bool] = {}
+        touched: set[TopicPartition] = set()
+        try:
+            while True:
+                best: list[Any] | None = None
+                best_tp: TopicPartition | None = None
+                best_ts = bound = _END_OF_TIME
+                empty: list[TopicPartition] = []
+                for tp, queue in queues.items():
+                    entries, i = queue
+                    if i < len(entries):
+                        ts = entries[i][0]
+                        if best is None or ts < best_ts:
+                            bound = best_ts
+                            best, best_ts, best_tp = queue, ts, tp
+                        elif ts < bound:
+                            bound = ts
+                    else:
+                        empty.append(tp)
+                if best is None or best_tp is None:
+                    return True
+                for tp in empty:
+                    allowed = skippable.get(tp)
+                    if allowed is None:
+                        allowed = skippable[tp] = may_skip(tp)
+                    if not allowed:
+                        return False
+                touched.add(best_tp)
+                self._drain_run(best_tp, best, bound)
+        finally:
+            self.current = None
+            for queue in queues.values():
+                if queue[1] >= len(queue[0]):
+                    queue[0], queue[1] = [], 0
+                elif queue[1] > _COMPACT_AFTER:
+                    del queue[0][: queue[1]]
+                    queue[1] = 0
+            if touched:
+                now = self.clock()
+                for tp in touched:
+                    clock.touched(tp, now)
+            if clock.watermark > self._notified_watermark:
+                self._notify_watermark()
+
+    def _drain_run(self, tp: TopicPartition, queue: list[Any], bound: int) -> None:
+        """Process ``queue``'s head records while they are not later than ``bound``, the
+        lowest head of the other queues: one partition's run without re-choosing per record."""
+        entries, i = queue
+        end = len(entries)
+        clock = self.clock_state
+        offsets = self.offsets
+        try:
+            while i < end:
+                ts, key, value, msg, down, part = entries[i]
+                if ts > bound:
+                    break
+                i += 1
+                if down is None:  # a watermark announcement, in its place among the records
+                    queue[1] = i
+                    self._apply_control(tp, msg)
+                    continue
+                self.current = msg
+                offsets[tp] = msg.offset() + 1
+                try:
+                    if ts > part.max_ts:
+                        part.max_ts = ts
+                        if ts > self.stream_time:
+                            self.stream_time = ts
+                        if not part.internal:
+                            clock.max_event = max(clock.max_event, ts)
+                            clock.recompute(self.clock())
+                    down(key, value, ts, msg.headers())
+                except Exception as exc:
+                    self._processing_failed(msg, exc)
+        finally:
+            queue[1] = i
 
     def _prepare(self, tp: TopicPartition, messages: Iterable[Message]) -> list[tuple[Any, ...]]:
         topic = tp[0]

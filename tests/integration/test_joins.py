@@ -1,9 +1,8 @@
 """Joins on a real broker: a stream-table join keeps its table across a restart (on the
 same state directory, and restored from the changelog on a wiped one); a GlobalKTable is
 loaded whole before the first stream record is joined; a KTable's rows already waiting
-in its topic should be read before the newer stream records waiting next to them. Checked where
-a user looks: the output topic and ``app.store(name)``. One test is a strict xfail that
-pins an open kstreamlite bug."""
+in its topic are read before the newer stream records waiting next to them. Checked where
+a user looks: the output topic and ``app.store(name)``."""
 
 from __future__ import annotations
 
@@ -236,12 +235,6 @@ def test_global_table_store_is_queryable(
 # ---- a table's waiting rows before the newer stream records ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a task merges its partitions by timestamp only within one poll's records; "
-    "orders fetched before the task's table partition are joined against an empty table "
-    "and dropped (in this test every order of at least one partition, every run)",
-)
 def test_stream_table_join_reads_waiting_table_rows_before_newer_stream_records(
     kafka: KafkaHelper, bootstrap_servers: str, unique: str, tmp_path: Path
 ) -> None:

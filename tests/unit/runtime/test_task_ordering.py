@@ -82,3 +82,43 @@ def test_single_partition_batches_keep_arrival_order():
     task.process({("a", 0): batch})
     assert [JSON.deserialize(v) for _, v, _ in out.records] == [0, 1, 2]
     assert task.offsets == {("a", 0): 3}
+
+
+def values(out: ListCollector) -> list[Any]:
+    return [JSON.deserialize(v) for _, v, _ in out.records]
+
+
+def test_offer_holds_records_back_while_an_empty_partition_may_not_be_skipped():
+    """KIP-695: while partition b has nothing queued but is not caught up, a's newer records
+    wait, so b's older records, fetched later, still go first."""
+    task, out = make_task(["a", "b"])
+    waiting_for_b = True
+    may_skip = lambda tp: tp != ("b", 0) or not waiting_for_b  # noqa: E731
+    a = [message("a", i, ts, f"a{i}") for i, ts in enumerate([30, 40])]
+    assert task.offer({("a", 0): a}, may_skip) is False
+    assert out.records == [] and task.buffered == 2 and task.offsets == {}
+    assert task.offer({("b", 0): [message("b", 0, 10, "b0")]}, may_skip) is False
+    # b0 (10) went first; a0 waits again because b is empty and still not skippable
+    assert values(out) == ["b0"] and task.buffered == 2
+    waiting_for_b = False
+    assert task.drain(may_skip) is True
+    assert values(out) == ["b0", "a0", "a1"]
+    assert task.offsets == {("a", 0): 2, ("b", 0): 1} and task.buffered == 0
+
+
+def test_offer_takes_the_single_partition_path_when_the_others_may_be_skipped():
+    task, out = make_task(["a", "b"])
+    a = [message("a", i, ts, f"a{i}") for i, ts in enumerate([30, 10, 20])]
+    assert task.offer({("a", 0): a}, lambda tp: True) is True
+    assert values(out) == ["a0", "a1", "a2"] and task.offsets == {("a", 0): 3}
+
+
+def test_drain_interleaves_runs_of_queued_partitions_by_head_timestamp():
+    task, out = make_task(["a", "b"])
+    never = lambda tp: False  # noqa: E731
+    task.buffer({("a", 0): [message("a", i, ts, f"a{i}") for i, ts in enumerate([1, 2, 5, 6])]})
+    task.buffer({("b", 0): [message("b", i, ts, f"b{i}") for i, ts in enumerate([3, 4, 7])]})
+    # stops when a runs dry: b2 (7) may not go before a's next, unfetched record
+    assert task.drain(never) is False
+    assert values(out) == ["a0", "a1", "b0", "b1", "a2", "a3"]
+    assert task.buffered == 1 and task.offsets == {("a", 0): 4, ("b", 0): 2}
