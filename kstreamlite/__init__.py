@@ -3,11 +3,13 @@
 from .config import StreamsConfig
 from .dsl import Materialized, StreamsBuilder
 from .records import KeyValue, Record, Window, Windowed
+from .runtime.bounded import BoundedRunSummary
 from .runtime.state import State
 from .runtime.streams import KafkaStreams
 from .topology import Topology
 
 __all__ = [
+    "BoundedRunSummary",
     "KafkaStreams",
     "KeyValue",
     "Materialized",

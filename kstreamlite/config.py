@@ -51,6 +51,9 @@ class StreamsConfig(BaseModel):
     # of a multi-input task; 0 waits only for records the broker holds but that are not yet
     # fetched; > 0 also waits that long for new records on a caught-up partition.
     max_task_idle_ms: int = Field(default=0, ge=-1)
+    # A bounded run (app.run(bounded=True)) closes every window at its end; False keeps
+    # them open for a streaming run that continues later.
+    flush_windows_at_end: bool = True
     consumer_config: dict[str, Any] = Field(default_factory=dict)
     producer_config: dict[str, Any] = Field(default_factory=dict)
     admin_config: dict[str, Any] = Field(default_factory=dict)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..records import Window, Windowed
 from ..state.windowed import SessionStore, WindowStore
+from ..timing.clock import END_OF_TIME
 from ..windows.specs import SessionWindows, SlidingWindows, TimeWindows
 from ._aggregate import Change, combiner
 from ._node import NodeContext, NodeProcessor
@@ -336,6 +337,8 @@ class Suppress(NodeProcessor):
             # Final results follow the task's watermark (the windowed aggregate upstream
             # flushes its cached updates of a window before the watermark closes it).
             context.task.watermark_listeners.append(self._release)
+        # A bounded run's end (flush_to_end) lets every buffered result go.
+        context.task.end_listeners.append(self._release_all)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Any) -> None:
         new = value.new if isinstance(value, Change) else value
@@ -364,6 +367,9 @@ class Suppress(NodeProcessor):
         if self.max_records is not None and len(self.buffer) > self.max_records:
             self._emit(self.buffer.pop_oldest())
         self._release(self.observed)
+
+    def _release_all(self) -> None:
+        self._release(END_OF_TIME)
 
     def _release(self, watermark: int) -> None:
         if self.final and watermark > self.released:

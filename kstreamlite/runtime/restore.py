@@ -175,10 +175,14 @@ class Restorer:
         return jobs
 
     def end_offset(self, topic: str, partition: int) -> int:
-        _, high = self._consumer.get_watermark_offsets(
+        return self.offsets(topic, partition)[1]
+
+    def offsets(self, topic: str, partition: int) -> tuple[int, int]:
+        """(log start, end) of a partition, asked of the broker."""
+        low, high = self._consumer.get_watermark_offsets(
             TopicPartition(topic, partition), timeout=self._timeout, cached=False
         )
-        return int(high)
+        return int(low), int(high)
 
     def close(self) -> None:
         self._consumer.close()

@@ -25,6 +25,7 @@ from ..metrics import StreamsMetrics
 from ..state.kv import CacheBudget
 from ..topology import Topology
 from . import clients
+from .bounded import BoundedRun, BoundedRunSummary
 from .collector import KafkaRecordCollector
 from .global_tables import GlobalTableReader, GlobalTables
 from .internal_topics import TopicManager
@@ -61,7 +62,7 @@ class StreamThread(threading.Thread):
         self.error: BaseException | None = None
         self.tasks: dict[str, StreamTask] = {}
         self._task_of: dict[tuple[str, int], StreamTask] = {}
-        self._committed: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], tuple[int, str]] = {}  # offset, metadata
         self._consumer: Consumer | None = None
         self._global_tables: GlobalTables | None = None
         self._global_reader: GlobalTableReader | None = None
@@ -75,6 +76,10 @@ class StreamThread(threading.Thread):
         self._queue_paused: set[tuple[str, int]] = set()
         self._start_offsets: dict[tuple[str, int], int] = {}  # committed when assigned
         self._failed = False
+        # Set before start() for app.run(bounded=True): stop once the topics' current ends
+        # are processed; ``summary`` is what it did.
+        self.bounded: BoundedRun | None = None
+        self.summary: BoundedRunSummary | None = None
 
     @property
     def global_tables(self) -> GlobalTables | None:
@@ -150,7 +155,10 @@ class StreamThread(threading.Thread):
             },
             timeout_s,
         )
-        self._consumer = Consumer(clients.consumer_config(config))
+        main_settings = clients.consumer_config(config)
+        if self.bounded is not None:  # where a partition's records end before its end offset
+            main_settings["enable.partition.eof"] = True
+        self._consumer = Consumer(main_settings)
         self._consumer.subscribe(
             list(self._subtopology_of),
             on_assign=self._on_assign,
@@ -195,6 +203,24 @@ class StreamThread(threading.Thread):
             if now >= next_commit or self._commit_requested():
                 self.commit()
                 next_commit = now + interval
+            if self.bounded is not None and self._bounded_step(consumer, self.bounded):
+                log.info("bounded run done: every assigned partition reached its end")
+                self._set_state(State.PENDING_SHUTDOWN)
+                break
+
+    def _bounded_step(self, consumer: Consumer, bounded: BoundedRun) -> bool:
+        """Finish the tasks that have read everything; True once all have."""
+        if not bounded.assigned:
+            return False
+        for task in self.tasks.values():
+            if task in bounded.complete or task in self._restoring:
+                continue
+            if bounded.is_complete(task):
+                bounded.finish(task)
+                log.info("task %s reached the end of its inputs", task.id)
+        if bounded.complete:
+            bounded.reannounce()
+        return not self._restoring and len(bounded.complete) == len(self.tasks)
 
     def _dispatch(self, messages: list[Any]) -> None:
         """Cut a poll's records into runs of one partition, then hand each task its share.
@@ -204,6 +230,7 @@ class StreamThread(threading.Thread):
         """
         merged: dict[StreamTask, dict[tuple[str, int], list[Any]]] = {}
         task_of = self._task_of
+        bounded = self.bounded
         count = len(messages)
         i = 0
         while i < count:
@@ -225,6 +252,12 @@ class StreamThread(threading.Thread):
             task = task_of.get(tp)
             if task is None:  # revoked between fetch and dispatch
                 continue
+            if bounded is not None:
+                run = bounded.trim(tp, run)
+                if tp in bounded.at_end:
+                    self._consumer_pause([tp])
+                if not run:
+                    continue
             if task.single_input:
                 task.process({tp: run})
             else:
@@ -256,7 +289,12 @@ class StreamThread(threading.Thread):
         if full:
             consumer.pause([TopicPartition(*tp) for tp in full])
             self._queue_paused.update(full)
-        moving = [tp for tp in self._queue_paused if self._task_of.get(tp) not in self._waiting]
+        at_end = self.bounded.at_end if self.bounded is not None else set()
+        moving = [
+            tp
+            for tp in self._queue_paused
+            if self._task_of.get(tp) not in self._waiting and tp not in at_end
+        ]
         if moving:
             consumer.resume([TopicPartition(*tp) for tp in moving if tp in self._task_of])
             self._queue_paused.difference_update(moving)
@@ -266,6 +304,11 @@ class StreamThread(threading.Thread):
         idle_ms = self._config.max_task_idle_ms
         if idle_ms < 0:
             return True
+        bounded = self.bounded
+        if bounded is not None and (
+            task.clock_state.partitions[tp].ended() or bounded.reached_end(task, tp)
+        ):
+            return True  # nothing more will come in this run
         now = time.monotonic()
         waited = now - self._waiting.get(task, now)
         lag = self._unfetched(task, tp)
@@ -300,9 +343,15 @@ class StreamThread(threading.Thread):
                 position = max(low, 0)
         return max(high - position, 0)
 
+    def _consumer_pause(self, tps: list[tuple[str, int]]) -> None:
+        assert self._consumer is not None
+        self._consumer.pause([TopicPartition(*tp) for tp in tps])
+
     def _consumer_error(self, msg: Any) -> None:
         error = msg.error()
         if error.code() == KafkaError._PARTITION_EOF:
+            if self.bounded is not None:
+                self.bounded.eof[(msg.topic(), msg.partition())] = msg.offset()
             return
         if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
             raise MissingSourceTopicError(
@@ -329,23 +378,29 @@ class StreamThread(threading.Thread):
         if self._collector.failures:
             self._handle_delivery_failures()
         offsets = []
+        bounded = self.bounded
         for task in self.tasks.values():
             task.commit_requested = False
             for tp, offset in task.offsets.items():
-                if self._committed.get(tp) != offset:
-                    metadata = task.clock_state.metadata(tp)
+                end = bounded.end_offset_to_commit(task, tp) if bounded is not None else None
+                metadata = task.clock_state.metadata(tp, end)
+                if self._committed.get(tp) != (offset, metadata):
                     offsets.append(TopicPartition(tp[0], tp[1], offset, metadata=metadata))
-            for topic, count in task.drain_consumed().items():
+            consumed = task.drain_consumed()
+            for topic, count in consumed.items():
                 self._metrics.record_consumed(task.id, topic, count)
             if task.state is not None:
                 for name, store in task.state.stores.items():
                     self._metrics.record_store_operations(task.id, name, store.meter.drain())
-            self._metrics.record_produced(task.drain_produced())
+            produced = task.drain_produced()
+            self._metrics.record_produced(produced)
+            if bounded is not None:
+                bounded.count(consumed, produced)
         self._metrics.record_produced(self._collector.drain_extra_sent())
         if offsets:
             self._consumer.commit(offsets=offsets, asynchronous=False)
             for tp in offsets:
-                self._committed[(tp.topic, tp.partition)] = tp.offset
+                self._committed[(tp.topic, tp.partition)] = (tp.offset, tp.metadata)
             self._metrics.commits.labels(self._config.application_id).inc()
         for task in self.tasks.values():
             if task not in self._restoring:  # its stores do not yet reflect the end offsets
@@ -406,10 +461,14 @@ class StreamThread(threading.Thread):
                 self.tasks[task_id] = task
                 created.append(task)
             self._task_of[(tp.topic, tp.partition)] = task
-        self._resume_watermarks(consumer, partitions)
+        committed = self._resume_watermarks(consumer, partitions)
+        if self.bounded is not None:
+            self._record_ends(partitions, committed, self.bounded)
         assert self._restorer is not None
         # Assign explicitly so the restoring tasks' inputs can be paused before any fetch.
         consumer.assign(partitions)
+        if self.bounded is not None and self.bounded.at_end:
+            consumer.pause([TopicPartition(*tp) for tp in self.bounded.at_end])
         restoring = self._restorer.add(created)
         if restoring:
             self._restoring.update(restoring)
@@ -423,7 +482,9 @@ class StreamThread(threading.Thread):
         if not self._restoring:
             self._set_state(State.RUNNING)
 
-    def _resume_watermarks(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _resume_watermarks(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
         """Per-partition watermark state was committed with the offsets; take it back."""
         try:
             committed = consumer.committed(
@@ -431,13 +492,46 @@ class StreamThread(threading.Thread):
             )
         except Exception as exc:  # the watermark then restarts from the records
             log.warning("could not read committed offsets' watermark metadata: %s", exc)
-            return
+            return []
         now = _wall_clock_ms()
         for tp in committed:
             self._start_offsets[(tp.topic, tp.partition)] = tp.offset
             task = self._task_of.get((tp.topic, tp.partition))
             if task is not None and tp.metadata:
                 task.clock_state.resume([((tp.topic, tp.partition), tp.metadata)], now)
+        return list(committed)
+
+    def _record_ends(
+        self,
+        partitions: list[TopicPartition],
+        committed: list[TopicPartition],
+        bounded: BoundedRun,
+    ) -> None:
+        """A bounded run reads each source partition up to its end at assignment."""
+        assert self._restorer is not None
+        known = {(tp.topic, tp.partition): tp for tp in committed}
+        at_end = []
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            task = self._task_of[key]
+            if task.clock_state.partitions[key].internal:
+                continue
+            mine = known.get(key)
+            bounded.add_partition(
+                key,
+                mine.offset if mine is not None else -1,
+                mine.metadata if mine is not None else None,
+                self._restorer.offsets,
+            )
+            if bounded.reached_end(task, key):
+                at_end.append(key)
+        bounded.at_end.update(at_end)
+        bounded.assigned = True
+        log.info(
+            "bounded run: reading %d source partitions to their ends (%d records)",
+            len(bounded.ends),
+            sum(bounded.ends[tp] - bounded.starts[tp] for tp in bounded.ends),
+        )
 
     def _restore_step(self) -> None:
         assert self._restorer is not None and self._consumer is not None
@@ -475,6 +569,8 @@ class StreamThread(threading.Thread):
             if task is not None and task.id in self.tasks and not still_assigned:
                 del self.tasks[task.id]
                 self._waiting.pop(task, None)
+                if self.bounded is not None:
+                    self.bounded.forget(task)
                 if task in self._restoring:
                     self._restoring.discard(task)
                     if self._restorer is not None:
@@ -512,6 +608,9 @@ class StreamThread(threading.Thread):
             self._global_reader.close()
         if self._global_tables is not None:
             self._global_tables.close()
+        if self.bounded is not None and not self._failed:
+            self.summary = self.bounded.summary()
+            log.info("%s", self.summary)
         log.info("application %s stopped", self._config.application_id)
 
 

@@ -21,6 +21,7 @@ from ..metrics import StreamsMetrics
 from ..state.builders import KeyValueStoreBuilder
 from ..state.kv import ReadOnlyKeyValueStore
 from ..topology import Topology
+from .bounded import BoundedRun, BoundedRunSummary
 from .state import TRANSITIONS, State
 from .stream_thread import StreamThread
 
@@ -108,8 +109,17 @@ class KafkaStreams:
             self._transition(State.REBALANCING)
         self._thread.start()
 
-    def run(self) -> None:
-        """Start and block until close(), SIGINT or SIGTERM; re-raises the error that stopped it."""
+    def run(self, bounded: bool = False) -> BoundedRunSummary | None:
+        """Start and block until close(), SIGINT or SIGTERM; re-raises the error that stopped it.
+
+        ``bounded=True``: process what the source topics hold now (their end offsets at
+        assignment), close every window (unless ``flush_windows_at_end=False``), commit,
+        close, and return a summary of what was read and written.
+        """
+        if bounded:
+            if self._state is not State.CREATED:
+                raise IllegalStateError("run(bounded=True) must be called on a new instance")
+            self._thread.bounded = BoundedRun(self.config.flush_windows_at_end)
         previous = self._install_signal_handlers()
         try:
             self.start()
@@ -119,6 +129,7 @@ class KafkaStreams:
             self._restore_signal_handlers(previous)
         if self._thread.error is not None:
             raise self._thread.error
+        return self._thread.summary
 
     def close(self, timeout: int | timedelta = 30_000) -> bool:
         """Commit, flush and leave the group; True if that finished within ``timeout``."""

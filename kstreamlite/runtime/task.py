@@ -18,7 +18,7 @@ from ..processor._node import NodeContext, NodeProcessor
 from ..processor.api import PunctuationType
 from ..serdes import Serde
 from ..state.builders import KeyValueStoreBuilder
-from ..timing.clock import HEADER, MARK_VALUE, NO_WATERMARK, TaskClock
+from ..timing.clock import END_OF_TIME, HEADER, MARK_VALUE, NO_WATERMARK, TaskClock
 from ..timing.watermarks import WatermarkStrategy
 from ..topology import ProcessorDef, SinkDef, SourceDef, SubTopology, Topology
 from .fusion import fuse
@@ -41,7 +41,6 @@ MakeState = Callable[["StreamTask", list[KeyValueStoreBuilder]], "StateManager"]
 _by_timestamp = itemgetter(0)
 MONOTONOUS = WatermarkStrategy.monotonous()
 _COMPACT_AFTER = 4096
-_END_OF_TIME = 1 << 62
 
 
 def _always(tp: TopicPartition) -> bool:
@@ -102,9 +101,13 @@ class StreamTask:
         # Prepared records per input partition, waiting for drain(): [entries, next index].
         self._queues: dict[TopicPartition, list[Any]] = {}
         self.watermark_listeners: list[Callable[[int], None]] = []
+        # Called by flush_to_end after the watermark listeners saw the end of time: what
+        # waits on something other than the watermark (time-limit suppression) lets go.
+        self.end_listeners: list[Callable[[], None]] = []
         self._notified_watermark = NO_WATERMARK
         self._announce: list[tuple[str, int]] = []  # repartition topics this task writes
         self._announce_interval = announce_interval_ms
+        self._announces_watermarks = _uses_event_time(topology)  # else only a bounded run's end
         self._announced_at = -(1 << 62)
         self._announced: bytes | None = None
         self.state: StateManager | None = None
@@ -155,7 +158,7 @@ class StreamTask:
                 sink_topic = d.topic
                 if sink_topic is not None and d.internal:
                     sink_topic = topic_for(sink_topic)
-                if sink_topic is not None and d.internal and _uses_event_time(topology):
+                if sink_topic is not None and d.internal:
                     self._announce.append((sink_topic, self.collector.partition_count(sink_topic)))
                 node = SinkNode(
                     sink_topic,
@@ -334,7 +337,7 @@ class StreamTask:
             while True:
                 best: list[Any] | None = None
                 best_tp: TopicPartition | None = None
-                best_ts = bound = _END_OF_TIME
+                best_ts = bound = END_OF_TIME
                 empty: list[TopicPartition] = []
                 for tp, queue in queues.items():
                     entries, i = queue
@@ -459,10 +462,44 @@ class StreamTask:
             clock.recompute(now)
         if clock.watermark > self._notified_watermark:
             self._notify_watermark()
-        if self._announce and (
-            force_announce or now - self._announced_at >= self._announce_interval
+        if (
+            self._announce
+            and self._announces_watermarks
+            and (force_announce or now - self._announced_at >= self._announce_interval)
         ):
             self._announce_watermark(now)
+
+    def flush_to_end(self) -> None:
+        """What a bounded run does at its end: process what is queued, then tell every
+        watermark listener that time has ended (all windows close, suppressed results and
+        unmatched join results go out), then the end listeners. The task's own watermark,
+        which is committed, stays what the records made it: a later run goes on from it."""
+        self.drain(_always)
+        self._notified_watermark = END_OF_TIME
+        self.current = None
+        for listener in self.watermark_listeners:
+            try:
+                listener(END_OF_TIME)
+            except Exception as exc:
+                self.outside_record_failed(exc, None, END_OF_TIME)
+        for end_listener in self.end_listeners:
+            try:
+                end_listener()
+            except Exception as exc:
+                self.outside_record_failed(exc, None, END_OF_TIME)
+
+    def announce_end(self) -> None:
+        """Tell every downstream task that this task has ended its bounded run (after the
+        records it wrote, so they are all before the mark)."""
+        if not self._announce:
+            return
+        now = self.clock()
+        header = self.clock_state.announcement(self.id, self._tasks_in_subtopology, now, end=True)
+        self._announced, self._announced_at = header, now
+        ts = max(self.clock_state.watermark, 0)
+        for topic, partitions in self._announce:
+            for p in range(partitions):
+                self.collector.send(topic, None, MARK_VALUE, ts, [(HEADER, header)], p)
 
     def _announce_watermark(self, now: int) -> None:
         header = self.clock_state.announcement(self.id, self._tasks_in_subtopology, now)

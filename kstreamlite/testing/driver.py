@@ -223,6 +223,15 @@ class TopologyTestDriver:
             self._run(task.tick)  # idleness: the watermark may follow the wall clock
             self._run(task.maybe_punctuate)
 
+    def flush_to_end(self) -> None:
+        """Emit what a bounded run emits at its end: every task's watermark jumps to the end
+        of time, so all windows close, suppressed results and unmatched left/outer join
+        results go out. Upstream tasks go first; a downstream task flushes again after
+        what they sent, as often as there are sub-topologies."""
+        for _ in self._tasks:
+            for task in self._tasks:
+                self._run(task.flush_to_end)
+
     # ---- stores ----
 
     def get_key_value_store(self, name: str) -> KeyValueStore:

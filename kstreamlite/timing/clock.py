@@ -9,6 +9,8 @@ own watermark with a *control record* on every partition of the repartition topi
 is the minimum over all upstream tasks' announcements, and is unknown (holding the
 task back) until every upstream task has announced once. Upstream tasks announce after
 their watermark advances (at most every ``announce_interval_ms``) and at each commit.
+A task that has ended a bounded run adds ``/end``: once every upstream task has said so,
+the partition holds nothing more for this run.
 
 The task's watermark is the minimum over its non-idle partitions and never moves back.
 A partition is idle once it has brought nothing for the strategy's idleness timeout; a
@@ -30,13 +32,16 @@ from .watermarks import WatermarkStrategy
 MARK_VALUE = b"\x00kstreamlite.watermark"
 HEADER = "kstreamlite.watermark"
 _IDLE = "idle"
+_END = "end"
 NO_WATERMARK = -1
+END_OF_TIME = 1 << 62  # the watermark a bounded run ends on: every window closes
 
 
 class PartitionClock:
     __slots__ = (
         "counts",
         "delay",
+        "finished",
         "idle_ms",
         "internal",
         "last_wall",
@@ -58,6 +63,9 @@ class PartitionClock:
         self.last_wall = now
         self.upstream: dict[str, int | None] = {}  # upstream task -> watermark, None: idle
         self.writers = 0  # how many upstream tasks write here (from their announcements)
+        # Upstream tasks that ended a bounded run: all they wrote here is before their mark.
+        # In memory only: finished tasks repeat it until their instance exits.
+        self.finished: set[str] = set()
 
     def watermark(self) -> int | None:
         """None while unknown; NO_WATERMARK-free ints otherwise."""
@@ -67,6 +75,10 @@ class PartitionClock:
             return None
         known = [w for w in self.upstream.values() if w is not None]
         return min(known) if known else None  # already delayed upstream
+
+    def ended(self) -> bool:
+        """A repartition input whose every upstream task has ended its bounded run."""
+        return self.internal and self.writers > 0 and len(self.finished) >= self.writers
 
     def idle(self, now: int) -> bool:
         complete = self.internal and self.writers and len(self.upstream) >= self.writers
@@ -115,9 +127,11 @@ class TaskClock:
         for name, raw in headers or ():
             if name != HEADER:
                 continue
-            task, count, mark = bytes(raw).decode().split("/")
+            task, count, mark, *end = bytes(raw).decode().split("/")
             part = self.partitions[tp]
             part.writers = int(count)
+            if end == [_END]:
+                part.finished.add(task)
             part.upstream[task] = None if mark == _IDLE else int(mark)
             return True
         return False
@@ -146,22 +160,27 @@ class TaskClock:
             self.watermark = lowest
         return self.watermark
 
-    def announcement(self, task_id: str, tasks: int, now: int) -> bytes:
-        """This task's header value for repartition control records."""
+    def announcement(self, task_id: str, tasks: int, now: int, end: bool = False) -> bytes:
+        """This task's header value for repartition control records; ``end``: the task
+        has ended its bounded run."""
         idle_without_data = self.watermark < 0 and all(
             p.idle(now) for p in self.partitions.values()
         )
         mark = _IDLE if idle_without_data else str(self.watermark)
-        return f"{task_id}/{tasks}/{mark}".encode()
+        return f"{task_id}/{tasks}/{mark}{'/' + _END if end else ''}".encode()
 
     # ---- persistence through commit metadata ----
 
-    def metadata(self, tp: tuple[str, int]) -> str:
+    def metadata(self, tp: tuple[str, int], end_offset: int | None = None) -> str:
+        """What is committed with ``tp``'s offset; ``end_offset``: where an unfinished
+        bounded run stops reading it (a new owner after a rebalance stops there too)."""
         part = self.partitions.get(tp)
         if part is None:
             return ""
         if part.internal:
             return orjson.dumps({"w": part.writers, "u": part.upstream}).decode()
+        if end_offset is not None:
+            return orjson.dumps({"t": part.max_ts, "e": end_offset}).decode()
         return orjson.dumps({"t": part.max_ts}).decode()
 
     def resume(self, entries: Iterable[tuple[tuple[str, int], str | None]], now: int) -> None:

@@ -338,15 +338,6 @@ def test_null_keys_and_values_are_dropped_and_counted():
         assert skipped_count(driver) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason=(
-        "NOT IMPLEMENTED: API.md documents TopologyTestDriver.flush_to_end() (emit what a "
-        "bounded run emits at its end, closing all windows); testing/driver.py has no such "
-        "method, so a left join's pending unmatched records cannot be flushed"
-    ),
-)
 def test_flush_to_end_emits_the_pending_unmatched_records():
     with driver_for(stream_stream("outer_join", windows=JoinWindows.of(10))) as driver:
         pipe(driver, "left", [("a", "L", 100)])

@@ -141,12 +141,6 @@ def test_suppress_buffer_is_changelogged():
         assert rows(windowed_out(driver).read_records_to_list()) == [("a", 0, 10, 1, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="TopologyTestDriver has no flush_to_end() (API.md, section Testing): windows that "
-    "are still open cannot be closed at the end of a test",
-)
 def test_flush_to_end_closes_every_window():
     with driver_for(
         suppressed_count(TimeWindows.of(100), Suppressed.until_window_closes(), caching=False)
