@@ -1,4 +1,5 @@
-"""The ``kstreamlite`` command: a local broker, a demo pipeline, and topology description."""
+"""The ``kstreamlite`` command: a local broker, a demo pipeline, running and describing a
+topology."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import KStreamliteError
 
@@ -46,12 +48,59 @@ def _load_factory(spec: str) -> object:
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
+    print(_load_topology(args.factory).describe())
+    return 0
+
+
+def _load_topology(spec: str) -> Any:
     from .topology import Topology
 
-    topology = _load_factory(args.factory)
+    topology = _load_factory(spec)
     if not isinstance(topology, Topology):
-        raise KStreamliteError(f"{args.factory} returned {type(topology).__name__}, not a Topology")
-    print(topology.describe())
+        raise KStreamliteError(f"{spec} returned {type(topology).__name__}, not a Topology")
+    return topology
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    """Settings from, lowest first: KSTREAMLITE_* environment, --config file, flags."""
+    import orjson
+
+    from .config import StreamsConfig
+
+    settings: dict[str, Any] = {}
+    if args.config:
+        try:
+            with open(args.config, "rb") as handle:
+                loaded = orjson.loads(handle.read())
+        except OSError as exc:
+            raise KStreamliteError(f"cannot read --config {args.config!r}: {exc}") from exc
+        except orjson.JSONDecodeError as exc:
+            raise KStreamliteError(
+                f"--config {args.config!r} is not JSON (an object of StreamsConfig fields): {exc}"
+            ) from exc
+        if not isinstance(loaded, dict):
+            raise KStreamliteError(f"--config {args.config!r} must hold a JSON object")
+        settings.update(loaded)
+    for name in ("application_id", "bootstrap_servers", "state_dir", "processing_guarantee"):
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = value
+    if args.keep_windows_open:
+        settings["flush_windows_at_end"] = False
+    try:
+        return StreamsConfig(**settings)
+    except ValueError as exc:  # pydantic's ValidationError names each field
+        raise KStreamliteError(f"invalid configuration: {exc}") from exc
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runtime.streams import KafkaStreams
+
+    topology = _load_topology(args.factory)
+    app = KafkaStreams(topology, _run_config(args))
+    summary = app.run(bounded=args.bounded)
+    if summary is not None:
+        print(summary, flush=True)
     return 0
 
 
@@ -74,6 +123,37 @@ def build_parser() -> argparse.ArgumentParser:
     describe = commands.add_parser("describe", help="print Topology.describe() of MODULE:FACTORY")
     describe.add_argument("factory", help="module:function returning a Topology")
     describe.set_defaults(func=_cmd_describe)
+
+    run = commands.add_parser(
+        "run",
+        help="run the Topology of MODULE:FACTORY until Ctrl-C, or with --bounded until the "
+        "source topics' current ends are processed",
+    )
+    run.add_argument("factory", help="module:function returning a Topology")
+    run.add_argument("--application-id", dest="application_id", default=None)
+    run.add_argument("--bootstrap-servers", dest="bootstrap_servers", default=None)
+    run.add_argument("--state-dir", dest="state_dir", default=None)
+    run.add_argument(
+        "--processing-guarantee",
+        dest="processing_guarantee",
+        choices=["at_least_once", "exactly_once_v2"],
+        default=None,
+    )
+    run.add_argument(
+        "--config", default=None, help="a JSON file of StreamsConfig fields (flags win over it)"
+    )
+    run.add_argument(
+        "--bounded",
+        action="store_true",
+        help="process what the source topics hold now, close all windows, print a summary, exit",
+    )
+    run.add_argument(
+        "--keep-windows-open",
+        action="store_true",
+        help="with --bounded: leave windows open for a later streaming run "
+        "(flush_windows_at_end=False)",
+    )
+    run.set_defaults(func=_cmd_run)
     return parser
 
 
@@ -87,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KStreamliteError as exc:
         print(f"kstreamlite: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        print(f"kstreamlite: error: cannot import {exc.name!r}: {exc}", file=sys.stderr)
         return 1
 
 
