@@ -167,6 +167,7 @@ class TopologyTestDriver:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             raise
         self._closed = False
+        self._ended = False
 
     # ---- topics ----
 
@@ -227,7 +228,9 @@ class TopologyTestDriver:
         """Emit what a bounded run emits at its end: every task's watermark jumps to the end
         of time, so all windows close, suppressed results and unmatched left/outer join
         results go out. Upstream tasks go first; a downstream task flushes again after
-        what they sent, as often as there are sub-topologies."""
+        what they sent, as often as there are sub-topologies. Time has then ended for this
+        driver: piping more records is an error, as a bounded run has stopped by then."""
+        self._ended = True
         for _ in self._tasks:
             for task in self._tasks:
                 self._run(task.flush_to_end)
@@ -269,6 +272,11 @@ class TopologyTestDriver:
     def _pipe(self, topic: str, record: StoredRecord) -> None:
         if self._closed:
             raise TopologyError("the TopologyTestDriver is closed")
+        if self._ended:
+            raise TopologyError(
+                f"cannot pipe into {topic!r}: flush_to_end() ended this driver's time (every "
+                "window is closed for good); use a new TopologyTestDriver for more input"
+            )
         offset = len(self._logs[topic])
         self._logs[topic].append(record)
         if self._global is not None and topic in self._global.topics:
