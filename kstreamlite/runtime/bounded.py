@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import TopologyError
+from ..topology import SinkDef, Topology
 from .task import StreamTask
 
 TopicPartition = tuple[str, int]
@@ -52,6 +54,43 @@ class BoundedRunSummary:
         lines += [f"  read    {topic}: {n:,}" for topic, n in sorted(self.read.items())]
         lines += [f"  written {topic}: {n:,}" for topic, n in sorted(self.written.items())]
         return "\n".join(lines)
+
+
+def check_acyclic(topology: Topology) -> None:
+    """A bounded run ends a sub-topology once every sub-topology writing to its repartition
+    topics has ended; sub-topologies that write to each other (a foreign-key join's
+    subscription and response topics) would wait for each other for ever."""
+    writers: dict[str, set[int]] = {}
+    for sub in topology.subtopologies():
+        for name in sub.nodes:
+            node = topology.node(name)
+            if isinstance(node, SinkDef) and node.internal and node.topic is not None:
+                writers.setdefault(node.topic, set()).add(sub.id)
+    feeds: dict[int, set[int]] = {}  # writer sub-topology -> reader sub-topologies
+    for sub in topology.subtopologies():
+        for topic in sub.source_topics:
+            for writer in writers.get(topic, ()):
+                feeds.setdefault(writer, set()).add(sub.id)
+
+    def reaches(start: int, goal: int) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            current = todo.pop()
+            for nxt in feeds.get(current, ()):
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    cyclic = sorted(sub.id for sub in topology.subtopologies() if reaches(sub.id, sub.id))
+    if cyclic:
+        raise TopologyError(
+            f"a bounded run cannot end sub-topologies {cyclic}: they write to each other's "
+            "repartition topics (a foreign-key join does), so none can know the others are "
+            "done. Run this topology as a streaming application instead"
+        )
 
 
 def recorded_end(metadata: str | None) -> int | None:

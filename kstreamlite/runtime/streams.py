@@ -21,7 +21,7 @@ from ..metrics import StreamsMetrics
 from ..state.builders import KeyValueStoreBuilder
 from ..state.kv import ReadOnlyKeyValueStore
 from ..topology import Topology
-from .bounded import BoundedRun, BoundedRunSummary
+from .bounded import BoundedRun, BoundedRunSummary, check_acyclic
 from .state import TRANSITIONS, State
 from .stream_thread import StreamThread
 
@@ -119,6 +119,7 @@ class KafkaStreams:
         if bounded:
             if self._state is not State.CREATED:
                 raise IllegalStateError("run(bounded=True) must be called on a new instance")
+            check_acyclic(self.topology)
             self._thread.bounded = BoundedRun(self.config.flush_windows_at_end)
         previous = self._install_signal_handlers()
         try:

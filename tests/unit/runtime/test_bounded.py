@@ -100,3 +100,27 @@ def test_summary_counts_and_prints():
     text = str(summary)
     assert "2,000 records read" in text and "written out: 7" in text
     assert BoundedRunSummary().records_per_second == 0.0
+
+
+def test_a_foreign_key_join_is_refused_for_a_bounded_run_with_the_reason():
+    import pytest
+
+    from kstreamlite import KafkaStreams, StreamsBuilder
+    from kstreamlite.errors import TopologyError
+    from kstreamlite.runtime.bounded import check_acyclic
+
+    builder = StreamsBuilder()
+    orders, customers = builder.table("orders"), builder.table("customers")
+    orders.join(
+        customers, lambda o, c: [o, c], foreign_key_extractor=lambda o: o["c"]
+    ).to_stream().to("out")
+    topology = builder.build()
+    with pytest.raises(TopologyError, match="foreign-key join"):
+        check_acyclic(topology)
+    app = KafkaStreams(topology, {"application_id": "fk", "bootstrap_servers": "127.0.0.1:1"})
+    with pytest.raises(TopologyError, match="streaming application instead"):
+        app.run(bounded=True)
+
+    plain = StreamsBuilder()
+    plain.stream("in").group_by(lambda k, v: v).count().to_stream().to("out")
+    check_acyclic(plain.build())  # a repartition chain has an end
