@@ -560,6 +560,8 @@ class StreamThread(threading.Thread):
         self._close_tasks_for(partitions)
 
     def _close_tasks_for(self, partitions: list[TopicPartition]) -> None:
+        if self.bounded is not None:
+            self.bounded.assigned = False  # until the next assignment: not done, only between
         for tp in partitions:
             task = self._task_of.pop((tp.topic, tp.partition), None)
             self._committed.pop((tp.topic, tp.partition), None)
