@@ -137,17 +137,21 @@ def run_plain_loop(
     return Result("plain confluent-kafka loop", total, elapsed)
 
 
-def run_kstreamlite(
-    bootstrap: str, topology: Topology, total: int, name: str = "kstreamlite", **config: Any
-) -> Result:
-    """Run a topology until its tasks have consumed ``total`` records and outputs are acked."""
+def _app(bootstrap: str, topology: Topology, config: dict[str, Any]) -> KafkaStreams:
     settings: dict[str, Any] = {
         "application_id": f"bench-{uuid.uuid4().hex[:6]}",
         "bootstrap_servers": bootstrap,
         "consumer_config": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     }
     settings.update(config)
-    app = KafkaStreams(topology, StreamsConfig(**settings))
+    return KafkaStreams(topology, StreamsConfig(**settings))
+
+
+def run_kstreamlite(
+    bootstrap: str, topology: Topology, total: int, name: str = "kstreamlite", **config: Any
+) -> Result:
+    """Run a topology until its tasks have consumed ``total`` records and outputs are acked."""
+    app = _app(bootstrap, topology, config)
     thread = app._thread
     progress: dict[str, float] = {}
     done = threading.Event()
@@ -190,13 +194,7 @@ def run_bounded(
     """``app.run(bounded=True)``: timed from the first record read to the return (the
     final window flush, commit and close included); also the wall time from the call,
     group join included. Counts the source records the run read (its summary)."""
-    settings: dict[str, Any] = {
-        "application_id": f"bench-{uuid.uuid4().hex[:6]}",
-        "bootstrap_servers": bootstrap,
-        "consumer_config": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
-    }
-    settings.update(config)
-    app = KafkaStreams(topology, StreamsConfig(**settings))
+    app = _app(bootstrap, topology, config)
     thread = app._thread
     first: list[float] = []
     done = threading.Event()

@@ -7,6 +7,7 @@ Apache Kafka.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 
 from .errors import BrokerUnavailableError, KStreamliteError
 
@@ -149,3 +151,15 @@ def _die_with_parent() -> None:
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def broker_or_local(bootstrap_servers: str | None = None) -> Iterator[str]:
+    """``bootstrap_servers`` when given, else a LocalBroker for the block's duration: what
+    a script or example needs to run on a user's broker or on none at all."""
+    if bootstrap_servers:
+        yield bootstrap_servers
+        return
+    with LocalBroker() as local:
+        print(f"local broker at {local.bootstrap_servers}", flush=True)
+        yield local.bootstrap_servers

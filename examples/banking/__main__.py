@@ -13,14 +13,12 @@ carry a run tag and only this run's records are counted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +26,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kstreamlite import KafkaStreams, State, StreamsConfig
+from kstreamlite.local import broker_or_local
 
 from .generator import BankData, generate, produce_reference_data, produce_transactions
 from .reference import expected_outputs
@@ -49,18 +48,6 @@ class Outcome:
     @property
     def handled(self) -> int:
         return len(self.credits) + len(self.debits) + len(self.unrouted)
-
-
-@contextlib.contextmanager
-def broker(bootstrap: str | None) -> Iterator[str]:
-    if bootstrap:
-        yield bootstrap
-        return
-    from kstreamlite.local import LocalBroker
-
-    with LocalBroker() as local:
-        print(f"local broker at {local.bootstrap_servers}")
-        yield local.bootstrap_servers
 
 
 class OutputReader:
@@ -267,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         transaction_id_prefix=prefix,
     )
-    with broker(args.bootstrap) as bootstrap:
+    with broker_or_local(args.bootstrap) as bootstrap:
         return run(bootstrap, data, prefix=prefix, timeout=args.timeout)
 
 

@@ -14,7 +14,6 @@ carry a run tag and only this run's alerts are counted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kstreamlite import KafkaStreams, State, StreamsConfig
+from kstreamlite.local import broker_or_local
 
 from .app import SINK, SOURCE, build_topology
 from .generator import produce_paced, transactions
@@ -37,18 +37,6 @@ from .reference import expected_alerts
 APPLICATION_ID = "fraud-example"
 PARTITIONS = 4
 DRAIN_SECONDS = 10.0
-
-
-@contextlib.contextmanager
-def broker(bootstrap: str | None) -> Iterator[str]:
-    if bootstrap:
-        yield bootstrap
-        return
-    from kstreamlite.local import LocalBroker
-
-    with LocalBroker() as local:
-        print(f"local broker at {local.bootstrap_servers}")
-        yield local.bootstrap_servers
 
 
 def create_topics(bootstrap: str, names: list[str], timeout: float = 30) -> list[str]:
@@ -240,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.describe:
         print(build_topology().describe())
-    with broker(args.bootstrap) as bootstrap:
+    with broker_or_local(args.bootstrap) as bootstrap:
         return run(
             bootstrap,
             duration=args.duration,

@@ -14,13 +14,11 @@ end of ``stock-alerts``, so only this run's alerts are printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,24 +34,13 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kstreamlite import KafkaStreams, State, StreamsConfig
+from kstreamlite.local import broker_or_local
 
 from .app import DEFAULT_THRESHOLD, SINK, SOURCE, build_topology
 from .generator import live, producer, send
 
 APPLICATION_ID = "stock-alerts"
 PARTITIONS = 3
-
-
-@contextlib.contextmanager
-def broker(bootstrap: str | None) -> Iterator[str]:
-    if bootstrap:
-        yield bootstrap
-        return
-    from kstreamlite.local import LocalBroker
-
-    with LocalBroker() as local:
-        print(f"local broker at {local.bootstrap_servers}")
-        yield local.bootstrap_servers
 
 
 def create_topics(bootstrap: str, names: tuple[str, ...] = (SOURCE, SINK)) -> list[str]:
@@ -206,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate <= 0 or args.duration <= 0:
         parser.error("--rate and --duration must be positive")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    with broker(args.bootstrap) as bootstrap:
+    with broker_or_local(args.bootstrap) as bootstrap:
         return run(
             bootstrap,
             duration=args.duration,

@@ -18,13 +18,11 @@ so of event time) are not reported; idleness would close them after 30 s of sile
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from types import FrameType
 
 import orjson
@@ -32,24 +30,13 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kstreamlite import KafkaStreams, State, StreamsConfig
+from kstreamlite.local import broker_or_local
 
 from .app import SINK, SOURCE, WINDOW_MS, build_topology
 from .generator import producer, readings, send, sensors
 
 APPLICATION_ID = "temperature-example"
 PARTITIONS = 3
-
-
-@contextlib.contextmanager
-def broker(bootstrap: str | None) -> Iterator[str]:
-    if bootstrap:
-        yield bootstrap
-        return
-    from kstreamlite.local import LocalBroker
-
-    with LocalBroker() as local:
-        print(f"local broker at {local.bootstrap_servers}")
-        yield local.bootstrap_servers
 
 
 def create_topics(bootstrap: str, timeout: float = 30) -> list[str]:
@@ -200,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rate < 1 or args.sensors < 1:
         parser.error("--rate and --sensors must be positive")
-    with broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as state_dir:
+    with broker_or_local(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as state_dir:
         return run(
             bootstrap,
             duration=args.duration,
