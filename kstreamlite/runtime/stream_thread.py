@@ -514,7 +514,10 @@ class StreamThread(threading.Thread):
         for tp in partitions:
             key = (tp.topic, tp.partition)
             task = self._task_of[key]
-            if task.clock_state.partitions[key].internal:
+            part = task.clock_state.partitions[key]
+            if part.internal:
+                # What the partition holds now may end with an earlier run's end marks.
+                part.marks_from = self._restorer.offsets(*key)[1]
                 continue
             mine = known.get(key)
             bounded.add_partition(

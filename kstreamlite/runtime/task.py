@@ -229,7 +229,7 @@ class StreamTask:
 
     def _apply_control(self, tp: TopicPartition, msg: Message) -> None:
         clock = self.clock_state
-        clock.control(tp, msg.headers())
+        clock.control(tp, msg.headers(), msg.offset())
         clock.recompute(self.clock())
         self.offsets[tp] = msg.offset() + 1
         if clock.watermark > self._notified_watermark:

@@ -45,6 +45,7 @@ class PartitionClock:
         "idle_ms",
         "internal",
         "last_wall",
+        "marks_from",
         "max_ts",
         "upstream",
         "writers",
@@ -66,6 +67,8 @@ class PartitionClock:
         # Upstream tasks that ended a bounded run: all they wrote here is before their mark.
         # In memory only: finished tasks repeat it until their instance exits.
         self.finished: set[str] = set()
+        # End marks below this offset are an earlier run's (repeated after its last read).
+        self.marks_from = 0
 
     def watermark(self) -> int | None:
         """None while unknown; NO_WATERMARK-free ints otherwise."""
@@ -122,7 +125,7 @@ class TaskClock:
         self.partitions[tp].last_wall = now
         self.last_record_wall = now
 
-    def control(self, tp: tuple[str, int], headers: Any) -> bool:
+    def control(self, tp: tuple[str, int], headers: Any, offset: int | None = None) -> bool:
         """Apply a watermark announcement; False if the headers carry none."""
         for name, raw in headers or ():
             if name != HEADER:
@@ -130,7 +133,7 @@ class TaskClock:
             task, count, mark, *end = bytes(raw).decode().split("/")
             part = self.partitions[tp]
             part.writers = int(count)
-            if end == [_END]:
+            if end == [_END] and (offset is None or offset >= part.marks_from):
                 part.finished.add(task)
             part.upstream[task] = None if mark == _IDLE else int(mark)
             return True

@@ -1,8 +1,10 @@
 """Bounded runs on a real broker: ``app.run(bounded=True)`` processes what the source topics
 hold now, through a repartition topic, closes every window, and returns a summary; a
-second run finds nothing left; ``flush_windows_at_end=False`` leaves windows to a later
-streaming run; empty and missing source topics; the CLI; two instances in one group.
-Checked where a user looks: the output topic and the returned summary.
+second run finds nothing left, a run after more input takes only that (end marks an
+earlier run repeated after its last read are ignored); ``flush_windows_at_end=False``
+leaves windows to a later streaming run; empty and missing source topics; the CLI; two
+instances in one group. Checked where a user looks: the output topic and the returned
+summary.
 
 Every input is produced with ``_produce``: on Tansu the high watermark is the last batch's
 base offset + 1 (BROKER-NOTES.md 2), too low when the producer batched several records
@@ -19,6 +21,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +34,16 @@ from kstreamlite import BoundedRunSummary, KafkaStreams, State, StreamsBuilder
 from kstreamlite.errors import MissingSourceTopicError
 
 from .bounded_app import DELAY, GRACE, SIZE, WINDOWED_STRING, topology
-from .kafka_helpers import FAST_GROUP, KafkaHelper, close_all, failed, start_app, streams_config
-from .kafka_helpers import wait_running as _wait_running
+from .kafka_helpers import (
+    FAST_GROUP,
+    KafkaHelper,
+    close_all,
+    failed,
+    headers_dict,
+    start_app,
+    streams_config,
+    wait_running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -202,8 +213,8 @@ def first_run(
 def test_bounded_run_emits_every_window_once_including_the_last_ones(first_run: FirstRun) -> None:
     run = first_run
     assert run.state is State.NOT_RUNNING
-    # The last windows: no later record would ever close them in a streaming run (each
-    # partition's watermark stays DELAY behind its newest reading), the bounded run does.
+    # The last windows: a streaming run would close them only once later records came
+    # (each partition's watermark stays DELAY behind its newest reading); this run does.
     last_start = max(start for _, start, _ in run.expected)
     assert any(start == last_start for (_, start, _), _ in _finals(run.msgs))
     _check_finals(_finals(run.msgs), run.expected)
@@ -268,6 +279,80 @@ def test_bounded_run_after_more_input_emits_only_the_new_windows_once(
     _check_finals(_finals(_read_sink(kafka, sink, len(expected))), expected)
 
 
+def test_bounded_run_after_more_input_drains_the_repartition_topic(
+    kafka: KafkaHelper, bootstrap_servers: str, unique: str, tmp_path: Path
+) -> None:
+    """A later bounded run must process every record its upstream tasks write to the
+    repartition topic, whatever earlier runs left in it. A stateless downstream: a stateful
+    one reads only after restoring its stores, which here outlasts the upstream tasks' work
+    and hides the race."""
+    source = kafka.create_topic(f"bounded-drain-in-{unique}", partitions=PARTITIONS)
+    sink = kafka.create_topic(f"bounded-drain-out-{unique}", partitions=PARTITIONS)
+    app_id = f"bounded-drain-{unique}"
+    slow = {"up": 0.0, "down": 0.0}  # seconds per record before / after the repartition
+
+    def build() -> Any:
+        builder = StreamsBuilder()
+        (
+            builder.stream(source)
+            .peek(lambda key, value: time.sleep(slow["up"]))
+            .repartition(name="drain")
+            .peek(lambda key, value: time.sleep(slow["down"]))
+            .to(sink)
+        )
+        return builder.build()
+
+    repartition = f"{app_id}-drain-repartition"
+    sent = 0
+
+    def bounded_run(records: int) -> BoundedRunSummary:
+        nonlocal sent
+        batch = [(i % PARTITIONS, f"k{sent + i}", {"i": sent + i}) for i in range(records)]
+        _produce(kafka, source, batch)
+        sent += records
+        app = KafkaStreams(build(), streams_config(app_id, bootstrap_servers, tmp_path))
+        try:
+            return _run_bounded(app)
+        finally:
+            close_all(app)
+
+    # A slow downstream makes the upstream tasks repeat their end marks while it catches
+    # up; whether a whole set (every upstream task's, on every partition) lands after the
+    # downstream tasks' last reads is timing, so run until one did.
+    slow["down"] = 0.001
+    upstream = {f"0_{p}" for p in range(PARTITIONS)}
+    for _ in range(4):
+        summary = bounded_run(1_000)
+        assert summary.read.get(repartition) == summary.written.get(repartition) == 1_000
+        ended = _ended_past_commit(kafka, app_id, repartition)
+        if all(tasks == upstream for tasks in ended.values()):
+            break
+    else:
+        pytest.skip(f"no whole set of end marks past the committed offsets in 4 runs: {ended}")
+    assert len(_read_sink(kafka, sink, sent)) == sent
+
+    # This run's upstream tasks take a while: the downstream reads the old marks first.
+    slow["down"], slow["up"] = 0.0, 0.002
+    summary = bounded_run(1_000)
+    assert summary.written.get(repartition) == 1_000, str(summary)
+    assert summary.read.get(repartition, 0) == 1_000, str(summary)
+    assert len(_read_sink(kafka, sink, sent)) == sent
+
+
+def _ended_past_commit(kafka: KafkaHelper, group: str, topic: str) -> dict[int, set[str]]:
+    """Per partition of ``topic``, the upstream tasks with an end mark (a watermark control
+    record saying ``/end``) past ``group``'s committed offset: what the next bounded run's
+    downstream task reads first."""
+    committed = kafka.committed(group, topic)
+    ended: dict[int, set[str]] = {p: set() for p in committed}
+    for msg in kafka.read(topic, 0, timeout=5, settle=1.0):
+        mark = headers_dict(msg).get("kstreamlite.watermark", b"").decode()
+        past = msg.offset() >= committed.get(msg.partition(), 0)
+        if msg.key() is None and mark.endswith("/end") and past:
+            ended[msg.partition()].add(mark.split("/")[0])
+    return ended
+
+
 # ---- 3. windows kept open for a streaming run ------------------------------------------------
 
 
@@ -310,7 +395,7 @@ def test_keep_windows_open_then_streaming_run_emits_the_rest_once(
         topology(source, sink), streams_config(app_id, bootstrap_servers, tmp_path)
     )
     try:
-        _wait_running(streaming, timeout=45)
+        wait_running(streaming, timeout=45)
         _produce(kafka, source, after)
         _produce(kafka, source, flush)
         msgs = kafka.read(
