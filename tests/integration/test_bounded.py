@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -27,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from kstreamlite import BoundedRunSummary, KafkaStreams, State, StreamsBuilder
 from kstreamlite.errors import MissingSourceTopicError
 
-from .bounded_app import DELAY, GRACE, SIZE, WINDOWED_STRING, topology
+from . import windowed_sensors as ws
 from .kafka_helpers import (
     FAST_GROUP,
     KafkaHelper,
@@ -44,34 +42,24 @@ from .kafka_helpers import (
     streams_config,
     wait_running,
 )
+from .windowed_sensors import (
+    BASE,
+    DELAY,
+    FAR,
+    GRACE,
+    PARTITIONS,
+    Reading,
+    WindowId,
+    topology,
+)
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = 4
-BASE = 1_700_000_000_000  # a multiple of SIZE: window starts are BASE + k * SIZE
-FAR = BASE + 3_600_000  # the streaming test's flush records: past every window's close
-SENSORS = [f"s{i:02d}" for i in range(8)]
 RUN_TIMEOUT = 40.0  # a bounded run that has not returned by then hangs
 SETTLE = 1.5  # how long a read keeps going after the expected count, to catch extras
 
-Reading = tuple[int, str, dict[str, Any]]  # (partition, key, value)
-WindowId = tuple[str, int, int]  # (sensor, start, end)
-
 
 # ---- input, reference, output ------------------------------------------------------------
-
-
-def _readings(first: int, last: int, seed: int) -> list[Reading]:
-    """Readings ``first`` to ``last - 1``, 10 ms of event time apart, keyed by reading id
-    (not by sensor), spread over every partition, and sent in event-time order plus a
-    jitter below DELAY / 2: none is late for the watermark strategy."""
-    rng = random.Random(seed)
-    readings = []
-    for i in range(first, last):
-        value = {"sensor": SENSORS[rng.randrange(len(SENSORS))], "ts": BASE + 10 * i, "v": i % 13}
-        readings.append((rng.uniform(0, DELAY / 2), i % PARTITIONS, f"r{i:05d}", value))
-    readings.sort(key=lambda r: r[3]["ts"] + r[0])
-    return [(partition, key, value) for _, partition, key, value in readings]
 
 
 def _produce(kafka: KafkaHelper, topic: str, readings: list[Reading]) -> None:
@@ -81,26 +69,6 @@ def _produce(kafka: KafkaHelper, topic: str, readings: list[Reading]) -> None:
         mine = [(k, v) for q, k, v in readings if q == p]
         kafka.produce(topic, mine[:-1], partition=p)
         kafka.produce(topic, mine[-1:], partition=p)
-
-
-def _reference(readings: list[Reading]) -> dict[WindowId, dict[str, int]]:
-    """The final result of every window, computed here."""
-    finals: dict[WindowId, dict[str, int]] = {}
-    for _, _, value in readings:
-        start = value["ts"] // SIZE * SIZE
-        agg = finals.setdefault((value["sensor"], start, start + SIZE), {"count": 0, "sum": 0})
-        agg["count"] += 1
-        agg["sum"] += value["v"]
-    return finals
-
-
-def _finals(msgs: list[Any]) -> list[tuple[WindowId, dict[str, int]]]:
-    out = []
-    for msg in msgs:
-        windowed = WINDOWED_STRING.deserialize(msg.key())
-        window = (windowed.key, windowed.window.start, windowed.window.end)
-        out.append((window, orjson.loads(msg.value())))
-    return out
 
 
 def _check_finals(
@@ -192,8 +160,8 @@ def first_run(
     sink = kafka.create_topic(f"bounded-out-{unique}", partitions=PARTITIONS)
     app_id = f"bounded-{unique}"
     state_dir = tmp_path_factory.mktemp("bounded-state")
-    readings = _readings(0, 1_200, seed=11)
-    expected = _reference(readings)
+    readings = ws.readings(0, 1_200, seed=11)
+    expected = ws.reference(readings)
     assert len(expected) > 80  # 12 s of data, 8 sensors: every sensor in every window
     _produce(kafka, source, readings)
 
@@ -216,8 +184,8 @@ def test_bounded_run_emits_every_window_once_including_the_last_ones(first_run: 
     # The last windows: a streaming run would close them only once later records came
     # (each partition's watermark stays DELAY behind its newest reading); this run does.
     last_start = max(start for _, start, _ in run.expected)
-    assert any(start == last_start for (_, start, _), _ in _finals(run.msgs))
-    _check_finals(_finals(run.msgs), run.expected)
+    assert any(start == last_start for (_, start, _), _ in ws.finals(run.msgs))
+    _check_finals(ws.finals(run.msgs), run.expected)
 
     summary = run.summary
     assert summary.read.get(run.source) == len(run.readings), str(summary)
@@ -261,7 +229,7 @@ def test_bounded_run_after_more_input_emits_only_the_new_windows_once(
     source = kafka.create_topic(f"bounded-again-in-{unique}", partitions=PARTITIONS)
     sink = kafka.create_topic(f"bounded-again-out-{unique}", partitions=PARTITIONS)
     app_id = f"bounded-again-{unique}"
-    readings = _readings(0, 1_200, seed=15)
+    readings = ws.readings(0, 1_200, seed=15)
     split = BASE + 6_000  # a window boundary: the two batches share no window
     before = [r for r in readings if r[2]["ts"] < split]
     after = [r for r in readings if r[2]["ts"] >= split]
@@ -275,8 +243,8 @@ def test_bounded_run_after_more_input_emits_only_the_new_windows_once(
         finally:
             close_all(app)
     assert [s.read.get(source) for s in summaries] == [len(before), len(after)], summaries
-    expected = _reference(readings)
-    _check_finals(_finals(_read_sink(kafka, sink, len(expected))), expected)
+    expected = ws.reference(readings)
+    _check_finals(ws.finals(_read_sink(kafka, sink, len(expected))), expected)
 
 
 def test_bounded_run_after_more_input_drains_the_repartition_topic(
@@ -362,7 +330,7 @@ def test_keep_windows_open_then_streaming_run_emits_the_rest_once(
     source = kafka.create_topic(f"bounded-open-in-{unique}", partitions=PARTITIONS)
     sink = kafka.create_topic(f"bounded-open-out-{unique}", partitions=PARTITIONS)
     app_id = f"bounded-open-{unique}"
-    readings = _readings(0, 1_300, seed=12)
+    readings = ws.readings(0, 1_300, seed=12)
     split = BASE + 6_500  # window [6000, 7000) gets readings from both parts
     before = [r for r in readings if r[2]["ts"] < split]
     after = [r for r in readings if r[2]["ts"] >= split]
@@ -371,7 +339,7 @@ def test_keep_windows_open_then_streaming_run_emits_the_rest_once(
     # reached are closed; the others stay open, their state committed.
     watermark = min(max(v["ts"] for q, _, v in before if q == p) for p in range(PARTITIONS))
     watermark -= DELAY
-    closed = {w: agg for w, agg in _reference(before).items() if w[2] + GRACE <= watermark}
+    closed = {w: agg for w, agg in ws.reference(before).items() if w[2] + GRACE <= watermark}
     assert {w[1] - BASE for w in closed} == {0, 1_000, 2_000, 3_000, 4_000}  # far from the edge
     _produce(kafka, source, before)
 
@@ -384,13 +352,13 @@ def test_keep_windows_open_then_streaming_run_emits_the_rest_once(
         close_all(app)
     assert summary.read.get(source) == len(before), str(summary)
     first = _read_sink(kafka, sink, len(closed))
-    _check_finals(_finals(first), closed)
+    _check_finals(ws.finals(first), closed)
     emitted_first = {(m.partition(), m.offset()) for m in first}
 
     # A streaming run goes on from the committed windows: the rest of the readings, then
     # one far-future reading per partition so every window of the real data closes.
     flush = [(p, f"flush-{p}", {"sensor": "flush", "ts": FAR, "v": 0}) for p in range(PARTITIONS)]
-    expected = _reference(readings)
+    expected = ws.reference(readings)
     streaming = start_app(
         topology(source, sink), streams_config(app_id, bootstrap_servers, tmp_path)
     )
@@ -406,9 +374,9 @@ def test_keep_windows_open_then_streaming_run_emits_the_rest_once(
     # The streaming run emits exactly the windows the bounded run left open, the one
     # straddling both parts included, with the readings of both runs...
     later = [m for m in msgs if (m.partition(), m.offset()) not in emitted_first]
-    _check_finals(_finals(later), {w: v for w, v in expected.items() if w not in closed})
+    _check_finals(ws.finals(later), {w: v for w, v in expected.items() if w not in closed})
     # ...so that across both runs each window has one final result, the reference's.
-    _check_finals(_finals(msgs), expected)
+    _check_finals(ws.finals(msgs), expected)
 
 
 # ---- 4. empty source -----------------------------------------------------------------------
@@ -490,8 +458,8 @@ def test_cli_bounded_run_prints_a_summary_and_exits_0(
 ) -> None:
     source = kafka.create_topic(f"bounded-cli-in-{unique}", partitions=PARTITIONS)
     sink = kafka.create_topic(f"bounded-cli-out-{unique}", partitions=PARTITIONS)
-    readings = _readings(0, 800, seed=13)
-    expected = _reference(readings)
+    readings = ws.readings(0, 800, seed=13)
+    expected = ws.reference(readings)
     _produce(kafka, source, readings)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps({"commit_interval_ms": 200, "consumer_config": FAST_GROUP}))
@@ -514,7 +482,7 @@ def test_cli_bounded_run_prints_a_summary_and_exits_0(
     assert result.stdout.startswith("bounded run: 1,600 records read in "), result.stdout
     assert f"read    {source}: 800" in result.stdout, result.stdout
     assert f"written {sink}: {len(expected)}" in result.stdout, result.stdout
-    _check_finals(_finals(_read_sink(kafka, sink, len(expected))), expected)
+    _check_finals(ws.finals(_read_sink(kafka, sink, len(expected))), expected)
 
 
 def test_cli_bounded_run_with_a_missing_source_topic_exits_1_with_a_clear_error(
@@ -574,8 +542,8 @@ def test_two_instances_bounded_run_together_emit_each_window_once(
     source = kafka.create_topic(f"bounded-two-in-{unique}", partitions=PARTITIONS)
     sink = kafka.create_topic(f"bounded-two-out-{unique}", partitions=PARTITIONS)
     app_id = f"bounded-two-{unique}"
-    readings = _readings(0, 2_000, seed=14)
-    expected = _reference(readings)
+    readings = ws.readings(0, 2_000, seed=14)
+    expected = ws.reference(readings)
     _produce(kafka, source, readings)
 
     apps = [
@@ -592,7 +560,7 @@ def test_two_instances_bounded_run_together_emit_each_window_once(
         assert [app.state for app in apps] == [State.NOT_RUNNING] * 2
     finally:
         close_all(*apps)
-    _check_finals(_finals(_read_sink(kafka, sink, len(expected))), expected)
+    _check_finals(ws.finals(_read_sink(kafka, sink, len(expected))), expected)
     # Rebalances commit before giving partitions up: no input is processed twice.
     reads = [s.read.get(source, 0) for s in summaries]
     assert all(reads), f"one instance read nothing, the group did not share the work: {reads}"

@@ -6,7 +6,6 @@ without further input. Checked where a user looks: the output topic."""
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -15,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from kstreamlite import KafkaStreams, StreamsBuilder, serdes
 from kstreamlite.timing import WatermarkStrategy
 from kstreamlite.windows import Suppressed, TimeWindows
 
+from . import windowed_sensors as ws
 from .kafka_helpers import (
     KafkaHelper,
     close_all,
@@ -31,41 +30,25 @@ from .kafka_helpers import (
     wait_running,
     wait_until,
 )
+from .windowed_sensors import (
+    BASE,
+    FAR,
+    GRACE,
+    PARTITIONS,
+    SIZE,
+    WINDOWED_STRING,
+    Reading,
+    WindowId,
+)
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = 4
-SIZE = 1_000  # window size, ms
-GRACE = 200
-DELAY = 500  # bounded out-of-orderness of the watermark strategy, ms
-BASE = 1_700_000_000_000  # a multiple of SIZE: window starts are BASE + k * SIZE
-FAR = BASE + 3_600_000  # the flush records' event time: past every window's close
-SENSORS = [f"s{i:02d}" for i in range(8)]
-WINDOWED_STRING = serdes.windowed(serdes.STRING)
 
 # Found by the crash test, on the working tree where announcements apply in order and
 # Suppress buffers an update for an already-closed window and releases it at once: the
 # first instance emits, before any crash, a "final" result of window [8000, 9000) that
 # holds one of its 9 or 13 readings. With Suppress instead discarding updates for windows
 # whose close is at or below the watermark it last released at, the test passes.
-
-
-Reading = tuple[int, str, dict[str, Any]]  # (partition, key, value)
-WindowId = tuple[str, int, int]  # (sensor, start, end)
-
-
-def _readings(first: int, last: int, seed: int) -> list[Reading]:
-    """Readings ``first`` to ``last - 1``, 10 ms of event time apart, keyed by reading id
-    (not by sensor), spread over every partition, and shuffled: the order they are sent in
-    is their event time plus a jitter below DELAY / 2, so no reading arrives more than
-    DELAY / 2 behind one sent before it, on any partition (none is late)."""
-    rng = random.Random(seed)
-    readings = []
-    for i in range(first, last):
-        value = {"sensor": SENSORS[rng.randrange(len(SENSORS))], "ts": BASE + 10 * i, "v": i % 13}
-        readings.append((rng.uniform(0, DELAY / 2), i % PARTITIONS, f"r{i:05d}", value))
-    readings.sort(key=lambda r: r[3]["ts"] + r[0])
-    return [(partition, key, value) for _, partition, key, value in readings]
 
 
 def _flush_records() -> list[Reading]:
@@ -77,48 +60,6 @@ def _flush_records() -> list[Reading]:
 def _produce(kafka: KafkaHelper, topic: str, readings: list[Reading]) -> None:
     for p in range(PARTITIONS):
         kafka.produce(topic, [(k, v) for q, k, v in readings if q == p], partition=p)
-
-
-def _reference(readings: list[Reading]) -> dict[WindowId, dict[str, int]]:
-    """The final result of every window, computed here."""
-    finals: dict[WindowId, dict[str, int]] = {}
-    for _, _, value in readings:
-        start = value["ts"] // SIZE * SIZE
-        agg = finals.setdefault((value["sensor"], start, start + SIZE), {"count": 0, "sum": 0})
-        agg["count"] += 1
-        agg["sum"] += value["v"]
-    return finals
-
-
-def _add(sensor: str, value: dict[str, Any], agg: dict[str, int]) -> dict[str, int]:
-    return {"count": agg["count"] + 1, "sum": agg["sum"] + value["v"]}
-
-
-def _topology(source: str, sink: str, watermark: WatermarkStrategy | None = None) -> Any:
-    builder = StreamsBuilder()
-    (
-        builder.stream(
-            source,
-            timestamp_extractor=lambda key, value, ts: value["ts"],
-            watermark=watermark or WatermarkStrategy.bounded_out_of_orderness(DELAY),
-        )
-        .group_by(lambda key, value: value["sensor"])
-        .windowed_by(TimeWindows.of(SIZE, GRACE))
-        .aggregate(lambda: {"count": 0, "sum": 0}, _add, materialized="per-sensor")
-        .suppress(Suppressed.until_window_closes())
-        .to_stream()
-        .to(sink, key_serde=WINDOWED_STRING)
-    )
-    return builder.build()
-
-
-def _finals(msgs: list[Any]) -> list[tuple[WindowId, dict[str, int]]]:
-    out = []
-    for msg in msgs:
-        windowed = WINDOWED_STRING.deserialize(msg.key())
-        window = (windowed.key, windowed.window.start, windowed.window.end)
-        out.append((window, orjson.loads(msg.value())))
-    return out
 
 
 def _late_records(app: KafkaStreams) -> int:
@@ -137,13 +78,13 @@ def test_suppressed_windowed_aggregate_after_group_by_emits_each_final_result_on
 ) -> None:
     source = kafka.create_topic(f"win-final-in-{unique}", partitions=PARTITIONS)
     sink = kafka.create_topic(f"win-final-out-{unique}", partitions=PARTITIONS)
-    readings = _readings(0, 1_200, seed=1)
-    expected = _reference(readings)
+    readings = ws.readings(0, 1_200, seed=1)
+    expected = ws.reference(readings)
     assert len(expected) > 80  # 12 s of data, 8 sensors: every sensor in every window
     assert {p for p, _, _ in readings} == set(range(PARTITIONS))
 
     config = streams_config(f"win-final-{unique}", bootstrap_servers, tmp_path)
-    app = start_app(_topology(source, sink), config)
+    app = start_app(ws.topology(source, sink), config)
     try:
         wait_running(app, timeout=45)
         _produce(kafka, source, readings)
@@ -155,7 +96,7 @@ def test_suppressed_windowed_aggregate_after_group_by_emits_each_final_result_on
     finally:
         close_all(app)
 
-    finals = _finals(msgs)
+    finals = ws.finals(msgs)
     repeated = {w: n for w, n in Counter(w for w, _ in finals).items() if n > 1}
     assert not repeated, f"windows with more than one final result: {repeated}"
     got = dict(finals)
@@ -177,7 +118,7 @@ CRASH_COMMIT_MS = 5_000
 def _crashing_instance(source: str, sink: str, app_id: str, servers: str, state_dir: str) -> None:
     """The first instance of the crash test, run in a child process that the test kills."""
     config = streams_config(app_id, servers, state_dir, commit_interval_ms=CRASH_COMMIT_MS)
-    KafkaStreams(_topology(source, sink), config).start()
+    KafkaStreams(ws.topology(source, sink), config).start()
     while True:
         time.sleep(1)
 
@@ -189,9 +130,9 @@ def test_crash_and_restart_at_least_once_loses_no_window(
     sink = kafka.create_topic(f"win-crash-out-{unique}", partitions=PARTITIONS)
     app_id = f"win-crash-{unique}"
     state_dir = tmp_path / "state"
-    readings = _readings(0, 1_600, seed=2)
+    readings = ws.readings(0, 1_600, seed=2)
     before, during, after = readings[:800], readings[800:1_000], readings[1_000:]
-    expected = _reference(readings)
+    expected = ws.reference(readings)
 
     root = str(Path(__file__).resolve().parents[2])  # the project: the child imports this file
     # A real crash: the first instance runs in a child process and is SIGKILLed, so nothing
@@ -243,7 +184,7 @@ def test_crash_and_restart_at_least_once_loses_no_window(
         # A new instance, same application id and state directory, takes over (once the
         # dead member's session times out) and gets the rest plus the flush records.
         app = start_app(
-            _topology(source, sink), streams_config(app_id, bootstrap_servers, state_dir)
+            ws.topology(source, sink), streams_config(app_id, bootstrap_servers, state_dir)
         )
         wait_running(app, timeout=45)
         _produce(kafka, source, after)
@@ -255,7 +196,7 @@ def test_crash_and_restart_at_least_once_loses_no_window(
             child.wait(10)
         close_all(app)
 
-    finals = _finals(msgs)
+    finals = ws.finals(msgs)
     missing = sorted(set(expected) - {w for w, _ in finals})
     assert not missing, f"{len(missing)} windows without a final result: {missing[:10]}"
     unknown = sorted({w for w, _ in finals} - set(expected))
@@ -265,7 +206,7 @@ def test_crash_and_restart_at_least_once_loses_no_window(
     # windows they fall in may over-count (as in Kafka Streams). No window may under-count
     # (that would be lost input), and a window none of whose records was processed twice
     # must come out exact, however often it is repeated.
-    replayed = set(_reference(during))
+    replayed = set(ws.reference(during))
     under = [(w, v, expected[w]) for w, v in finals if _below(v, expected[w])]
     assert not under, f"{len(under)} final results lost input (window, got, expected): {under[:10]}"
     wrong = [(w, v, expected[w]) for w, v in finals if w not in replayed and v != expected[w]]
