@@ -382,10 +382,18 @@ class StreamThread(threading.Thread):
         for task in self.tasks.values():
             task.commit_requested = False
             for tp, offset in task.offsets.items():
-                end = bounded.end_offset_to_commit(task, tp) if bounded is not None else None
-                metadata = task.clock_state.metadata(tp, end)
-                if self._committed.get(tp) != (offset, metadata):
-                    offsets.append(TopicPartition(tp[0], tp[1], offset, metadata=metadata))
+                committed = self._committed.get(tp)
+                if bounded is None:
+                    # The metadata (watermark state) changes only with the offset.
+                    if committed is not None and committed[0] == offset:
+                        continue
+                    metadata = task.clock_state.metadata(tp)
+                else:  # a finished bounded run clears its recorded end: new metadata
+                    end = bounded.end_offset_to_commit(task, tp)
+                    metadata = task.clock_state.metadata(tp, end)
+                    if committed == (offset, metadata):
+                        continue
+                offsets.append(TopicPartition(tp[0], tp[1], offset, metadata=metadata))
             consumed = task.drain_consumed()
             for topic, count in consumed.items():
                 self._metrics.record_consumed(task.id, topic, count)

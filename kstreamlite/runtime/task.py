@@ -199,14 +199,9 @@ class StreamTask:
     # ---- processing ----
 
     def process(self, batches: Mapping[TopicPartition, Sequence[Message]]) -> None:
-        """Process one poll's records of this task, in timestamp order across its partitions."""
-        if len(batches) == 1 and not self.buffered:
-            (((topic, partition), messages),) = batches.items()
-            self._process_partition(topic, partition, messages)
-        else:
-            self.buffer(batches)
-            self.drain(_always)
-        self.current = None
+        """Process one poll's records of this task, in timestamp order across its partitions,
+        all of them: every input is complete (the test driver, a single input)."""
+        self.offer(batches, _always)
 
     def _process_partition(self, topic: str, partition: int, messages: Sequence[Message]) -> None:
         tp = (topic, partition)
@@ -445,8 +440,10 @@ class StreamTask:
     def watermark(self) -> int:
         return self.clock_state.watermark
 
-    def _notify_watermark(self) -> None:
-        mark = self._notified_watermark = self.clock_state.watermark
+    def _notify_watermark(self, mark: int | None = None) -> None:
+        if mark is None:
+            mark = self.clock_state.watermark
+        self._notified_watermark = mark
         self.current = None
         for listener in self.watermark_listeners:
             try:
@@ -475,13 +472,7 @@ class StreamTask:
         unmatched join results go out), then the end listeners. The task's own watermark,
         which is committed, stays what the records made it: a later run goes on from it."""
         self.drain(_always)
-        self._notified_watermark = END_OF_TIME
-        self.current = None
-        for listener in self.watermark_listeners:
-            try:
-                listener(END_OF_TIME)
-            except Exception as exc:
-                self.outside_record_failed(exc, None, END_OF_TIME)
+        self._notify_watermark(END_OF_TIME)
         for end_listener in self.end_listeners:
             try:
                 end_listener()
@@ -495,11 +486,7 @@ class StreamTask:
             return
         now = self.clock()
         header = self.clock_state.announcement(self.id, self._tasks_in_subtopology, now, end=True)
-        self._announced, self._announced_at = header, now
-        ts = max(self.clock_state.watermark, 0)
-        for topic, partitions in self._announce:
-            for p in range(partitions):
-                self.collector.send(topic, None, MARK_VALUE, ts, [(HEADER, header)], p)
+        self._send_marks(header, now)
 
     def _announce_watermark(self, now: int) -> None:
         header = self.clock_state.announcement(self.id, self._tasks_in_subtopology, now)
@@ -511,6 +498,11 @@ class StreamTask:
             return
         if header.endswith(b"/-1"):
             return  # nothing to say yet: no watermark, not idle
+        self._send_marks(header, now)
+
+    def _send_marks(self, header: bytes, now: int) -> None:
+        """One control record with ``header`` on every partition of every repartition
+        topic this task writes."""
         self._announced, self._announced_at = header, now
         ts = max(self.clock_state.watermark, 0)
         headers = [(HEADER, header)]
