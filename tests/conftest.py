@@ -1,4 +1,4 @@
-"""One broker for the whole integration run, chosen as BROKER-NOTES.md says:
+"""One broker for the whole run (integration and system tests), chosen as BROKER-NOTES.md says:
 an external broker from KSTREAMLITE_BOOTSTRAP_SERVERS, else Apache Kafka through
 testcontainers when a Docker engine answers, else the local Tansu broker."""
 
@@ -10,9 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kafka_helpers import KafkaHelper
-
-pytestmark = pytest.mark.integration
+from .integration.kafka_helpers import KafkaHelper
 
 
 def _docker_answers() -> bool:
