@@ -125,6 +125,20 @@ class LocalBroker:
         except OSError:
             return False
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Freeze the broker (SIGSTOP) for the block: clients see it unreachable, as in a
+        network outage, and nothing it holds is lost (to test how an application rides
+        out an outage)."""
+        process = self._process
+        if process is None:
+            raise KStreamliteError("the LocalBroker is not started; use it in a with block")
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:

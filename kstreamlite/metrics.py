@@ -55,6 +55,12 @@ class StreamsMetrics:
         self.commits = Counter(
             "kstreamlite_commits", "Completed commits", app, registry=self.registry
         )
+        self.transactions = Counter(
+            "kstreamlite_transactions",
+            "Exactly-once transactions by outcome (committed, aborted)",
+            [*app, "outcome"],
+            registry=self.registry,
+        )
 
     def record_skipped(self, reason: str, topic: str | None, dead_lettered: bool) -> None:
         self.skipped.labels(self.application_id, reason, topic or "").inc()

@@ -65,9 +65,21 @@ def consumer_config(config: StreamsConfig) -> dict[str, Any]:
     return settings
 
 
-def producer_config(config: StreamsConfig) -> dict[str, Any]:
+# Kafka Streams' producer default under exactly-once: a crashed instance's open
+# transaction blocks read_committed readers of its partitions for at most this long.
+EOS_TRANSACTION_TIMEOUT_MS = 10_000
+
+
+def producer_config(config: StreamsConfig, transactional_id: str | None = None) -> dict[str, Any]:
     settings = _common(config, "producer")
     settings.update({**THROUGHPUT_PRODUCER, "delivery.report.only.error": True})
+    if transactional_id is not None:
+        settings.update(
+            {
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": EOS_TRANSACTION_TIMEOUT_MS,
+            }
+        )
     settings.update(config.producer_config)
     return settings
 

@@ -102,6 +102,11 @@ class Restorer:
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
+                    # Past the last record: a transaction marker (exactly-once) leaves the
+                    # last record's offset + 1 short of the end.
+                    job = self._jobs.get((msg.topic(), msg.partition()))
+                    if job is not None:
+                        job.position = max(job.position, msg.offset())
                     continue
                 raise KStreamliteError(f"restoring from {msg.topic()}: {error}")
             tp = (msg.topic(), msg.partition())

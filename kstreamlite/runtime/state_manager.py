@@ -3,6 +3,11 @@
 Layout: ``<state_dir>/<application_id>/<task_id>/<store>`` (RocksDB) plus ``.lock`` and
 ``.checkpoint`` (JSON: changelog ``topic:partition`` -> the offset local state reflects).
 It never reads a changelog itself; restoring is the runtime's job.
+
+Under exactly-once the checkpoint means "closed cleanly": it is read and deleted when the
+task opens and written again only when it closes after a commit. A task that finds none
+wipes its persistent stores, which may hold writes of a transaction that never committed,
+and restores them from the (read_committed) changelog.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ def make_state_manager(
         budget=budget,
         send_changelog=send_changelog,
         clock=lambda: max(task.stream_time, 0),
+        exactly_once=config.processing_guarantee == "exactly_once_v2",
     )
 
 
@@ -89,6 +95,7 @@ class StateManager:
         budget: CacheBudget,
         send_changelog: ChangelogSender,
         clock: Callable[[], int],
+        exactly_once: bool = False,
     ) -> None:
         self.task_id = task_id
         self.partition = partition
@@ -99,8 +106,13 @@ class StateManager:
         self.wiped: set[str] = set()  # stores whose local data was unusable and removed
         self._lock_file: IO[str] | None = None
         self._lock()
+        self._saved = self._read_checkpoint()
+        if exactly_once:  # a crash from here on leaves none: wipe on the next open
+            self._remove_checkpoint_file()
         try:
             for builder in builders:
+                if exactly_once:
+                    self._wipe_unless_checkpointed(builder)
                 self.stores[builder.name] = self._build(
                     builder, key_serde, value_serde, budget, send_changelog, clock
                 )
@@ -178,6 +190,22 @@ class StateManager:
             return SessionStore(kv, backend, builder.retention_ms)
         return kv
 
+    def _wipe_unless_checkpointed(self, builder: KeyValueStoreBuilder) -> None:
+        path = os.path.join(self.directory, builder.name)
+        if not builder.persistent or not os.path.exists(path):
+            return
+        suffix = builder.changelog_suffix
+        if suffix is not None and f"{self.application_id}-{suffix}:{self.partition}" in self._saved:
+            return
+        log.info(
+            "task %s: store %s was not closed cleanly (no checkpoint); wiping its local "
+            "state, which may hold uncommitted writes, and restoring it from the changelog",
+            self.task_id,
+            builder.name,
+        )
+        shutil.rmtree(path, ignore_errors=True)
+        self.wiped.add(builder.name)
+
     def _open_rocksdb(self, name: str) -> RocksDBBytesStore:
         path = os.path.join(self.directory, name)
         try:
@@ -199,7 +227,7 @@ class StateManager:
 
     def restore_offsets(self) -> dict[str, int]:
         """Store -> changelog offset to restore from (0 without a usable checkpoint)."""
-        saved = self._read_checkpoint()
+        saved = self._saved
         offsets = {}
         for name, (topic, partition) in self.changelogs.items():
             usable = self.stores[name].persistent and name not in self.wiped
@@ -233,8 +261,13 @@ class StateManager:
         with open(tmp, "wb") as f:
             f.write(orjson.dumps(data))
         os.replace(tmp, path)
+        self._saved = data
 
     def delete_checkpoint(self) -> None:
+        self._saved = {}
+        self._remove_checkpoint_file()
+
+    def _remove_checkpoint_file(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(self.directory, CHECKPOINT))
 
@@ -244,10 +277,14 @@ class StateManager:
         for store in self.stores.values():
             store.flush()
 
-    def close(self) -> None:
+    def close(self, dirty: bool = False) -> None:
+        """Release the stores; ``dirty`` also deletes their local data (it may hold writes
+        of an aborted transaction), so the next owner restores from the changelog."""
+        if dirty:
+            self.delete_checkpoint()
         for store in self.stores.values():
             try:
-                store.close()
+                store.destroy() if dirty else store.close()
             except Exception as exc:
                 log.warning("closing store %s of task %s: %s", store.name, self.task_id, exc)
         if self._lock_file is not None:

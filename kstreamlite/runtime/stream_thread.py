@@ -1,8 +1,9 @@
 """StreamThread: the consumer loop of one instance.
 
 It owns the consumer, the producer and the tasks of its assigned partitions: polls in
-batches, routes each batch to its tasks, and commits every ``commit_interval_ms``
-(flush the producer first, so offsets never pass an unacknowledged output).
+batches, routes each batch to its tasks, and commits every ``commit_interval_ms``:
+at-least-once flushes the producer first, so offsets never pass an unacknowledged output;
+exactly-once commits one transaction holding the outputs and the offsets.
 It never builds a topology and never interprets records itself.
 """
 
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ..config import StreamsConfig
@@ -33,6 +34,7 @@ from .restore import Restorer
 from .state import State
 from .state_manager import make_state_manager
 from .task import StreamTask
+from .transactions import InstanceDirectory, TransactionAborted, Transactions
 
 log = logging.getLogger("kstreamlite.runtime")
 
@@ -43,6 +45,22 @@ FLUSH_TIMEOUT_S = 60.0
 UNFETCHED_WAIT_CAP_S = 5.0
 # A waiting task's partitions that have queued this many records stop fetching until it moves.
 WAITING_QUEUE_LIMIT = 20_000
+# Offset commit errors that mean "not now" (broker unreachable, group rebalancing).
+RETRY_COMMIT_ERRORS = frozenset(
+    {
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._WAIT_COORD,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError._ALL_BROKERS_DOWN,
+    }
+)
 
 
 class StreamThread(threading.Thread):
@@ -76,6 +94,11 @@ class StreamThread(threading.Thread):
         self._queue_paused: set[tuple[str, int]] = set()
         self._start_offsets: dict[tuple[str, int], int] = {}  # committed when assigned
         self._failed = False
+        self._eos = config.processing_guarantee == "exactly_once_v2"
+        self._txn: Transactions | None = None
+        self._instance_dir: InstanceDirectory | None = None
+        # An aborted transaction undid every task's work since the last commit: rebuild them.
+        self._restart_needed = False
         # Set before start() for app.run(bounded=True): stop once the topics' current ends
         # are processed; ``summary`` is what it did.
         self.bounded: BoundedRun | None = None
@@ -123,8 +146,17 @@ class StreamThread(threading.Thread):
                 internal = topic in self._topology.repartition_topics
                 self._subtopology_of[topics.actual(topic) if internal else topic] = sub
         self._topic_for = topics.actual
-        self._collector = KafkaRecordCollector(clients.producer_config(config), dict(counts))
+        transactional_id = None
+        if self._eos:
+            self._instance_dir = InstanceDirectory(config.state_dir, config.application_id)
+            transactional_id = f"{config.application_id}-{self._instance_dir.process_id}"
+        self._collector = KafkaRecordCollector(
+            clients.producer_config(config, transactional_id), dict(counts)
+        )
         self._producer = self._collector.producer
+        if transactional_id is not None:
+            self._txn = Transactions(self._producer, transactional_id, timeout_s)
+            self._txn.start()
         self._errors = ErrorHandling(config, self._collector, self._metrics)
         self._make_state = functools.partial(
             make_state_manager,
@@ -152,6 +184,7 @@ class StreamThread(threading.Thread):
                 **consumer_settings,
                 "group.id": f"{config.application_id}-restore",
                 "client.id": f"{consumer_settings['client.id']}-restore",
+                "enable.partition.eof": True,
             },
             timeout_s,
         )
@@ -201,8 +234,10 @@ class StreamThread(threading.Thread):
                 self._handle_delivery_failures()
             now = time.monotonic()
             if now >= next_commit or self._commit_requested():
-                self.commit()
+                self._commit_or_restart()
                 next_commit = now + interval
+            if self._restart_needed:
+                self._restart_tasks()
             if self.bounded is not None and self._bounded_step(consumer, self.bounded):
                 log.info("bounded run done: every assigned partition reached its end")
                 self._set_state(State.PENDING_SHUTDOWN)
@@ -367,16 +402,77 @@ class StreamThread(threading.Thread):
     # ---- commit ----
 
     def commit(self) -> None:
-        """Flush the producer, then commit the input offsets its records covered."""
+        """Commit the input offsets together with what their records produced.
+
+        At-least-once flushes the producer first, then commits the offsets. Exactly-once
+        commits one transaction holding both; if it fails, it is aborted and
+        TransactionAborted raised (the caller rebuilds the tasks from the last commit).
+        """
         if self._collector is None or self._consumer is None:
             return
         for task in self.tasks.values():
             if task not in self._restoring:
                 task.flush_state()
                 task.tick(force_announce=True)
-        self._collector.flush(FLUSH_TIMEOUT_S)
+        if self._txn is None:  # a transaction commit flushes by itself
+            self._collector.flush(FLUSH_TIMEOUT_S)
         if self._collector.failures:
             self._handle_delivery_failures()
+        offsets = self._offsets_to_commit()
+        if self._txn is not None:
+            try:
+                self._txn.commit(offsets, self._consumer.consumer_group_metadata())
+            except TransactionAborted:
+                self._metrics.transactions.labels(self._config.application_id, "aborted").inc()
+                raise
+            self._metrics.transactions.labels(self._config.application_id, "committed").inc()
+        elif offsets and not self._commit_offsets(offsets):
+            return
+        if offsets:
+            for tp in offsets:
+                self._committed[(tp.topic, tp.partition)] = (tp.offset, tp.metadata)
+            self._metrics.commits.labels(self._config.application_id).inc()
+        if self._txn is None:  # exactly-once checkpoints only on a clean close
+            for task in self.tasks.values():
+                if task not in self._restoring:  # its stores do not yet reflect the end
+                    task.checkpoint(self._end_offset)
+
+    def _commit_offsets(self, offsets: list[TopicPartition]) -> bool:
+        """At-least-once offset commit; False (logged, retried next time) when the broker
+        is unreachable or the group is rebalancing: the records were written, and at worst
+        they are processed again."""
+        assert self._consumer is not None
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+            return True
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            retry = error.code() in RETRY_COMMIT_ERRORS or error.retriable()
+            if error.fatal() or not retry:
+                raise
+            log.warning("committing offsets failed, retrying at the next commit: %s", error)
+            return False
+
+    def _commit_or_restart(self) -> None:
+        try:
+            self.commit()
+        except TransactionAborted as exc:
+            log.warning("%s; every task goes back to its last committed offsets", exc)
+            self._restart_needed = True
+
+    def _restart_tasks(self) -> None:
+        """After an abort: drop every task with its local state, re-read from the commits."""
+        self._restart_needed = False
+        consumer = self._consumer
+        assert consumer is not None
+        self._set_state(State.REBALANCING)
+        assignment = [TopicPartition(tp.topic, tp.partition) for tp in consumer.assignment()]
+        self._close_tasks_for(assignment, dirty=True)
+        if assignment:
+            self._on_assign(consumer, assignment)
+
+    def _offsets_to_commit(self) -> list[TopicPartition]:
+        """Each task's changed positions (with watermark metadata); publishes its counts."""
         offsets = []
         bounded = self.bounded
         for task in self.tasks.values():
@@ -404,15 +500,9 @@ class StreamThread(threading.Thread):
             self._metrics.record_produced(produced)
             if bounded is not None:
                 bounded.count(consumed, produced)
+        assert self._collector is not None
         self._metrics.record_produced(self._collector.drain_extra_sent())
-        if offsets:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
-            for tp in offsets:
-                self._committed[(tp.topic, tp.partition)] = (tp.offset, tp.metadata)
-            self._metrics.commits.labels(self._config.application_id).inc()
-        for task in self.tasks.values():
-            if task not in self._restoring:  # its stores do not yet reflect the end offsets
-                task.checkpoint(self._end_offset)
+        return offsets
 
     def _end_offset(self, topic: str, partition: int) -> int:
         # Asked of the idle restore consumer: the main consumer would answer only after
@@ -561,16 +651,28 @@ class StreamThread(threading.Thread):
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._set_state(State.REBALANCING)
-        if not self._failed:
-            self.commit()
-        self._close_tasks_for(partitions)
+        clean = not self._failed
+        if clean:
+            try:
+                self.commit()
+            except TransactionAborted as exc:
+                log.warning("%s while handing partitions over; dropping their state", exc)
+                clean = False
+        self._close_tasks_for(partitions, dirty=self._eos and not clean)
+        if not clean and self._eos and self.tasks:
+            self._restart_needed = True  # the abort undid the kept tasks' work too
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.warning("lost %d partitions without a clean revoke; not committing", len(partitions))
         self._set_state(State.REBALANCING)
-        self._close_tasks_for(partitions)
+        if self._txn is not None and not self._failed:
+            # Another member owns them now; nothing of ours since the last commit may land.
+            self._txn.abort("partitions lost in a rebalance")
+            self._restart_needed = True
+        self._close_tasks_for(partitions, dirty=self._eos)
 
-    def _close_tasks_for(self, partitions: list[TopicPartition]) -> None:
+    def _close_tasks_for(self, partitions: list[TopicPartition], dirty: bool = False) -> None:
+        """Close the tasks of ``partitions``; ``dirty`` drops their local state."""
         if self.bounded is not None:
             self.bounded.assigned = False  # until the next assignment: not done, only between
         for tp in partitions:
@@ -584,21 +686,36 @@ class StreamThread(threading.Thread):
                 self._waiting.pop(task, None)
                 if self.bounded is not None:
                     self.bounded.forget(task)
-                if task in self._restoring:
+                restoring = task in self._restoring
+                if restoring:
                     self._restoring.discard(task)
                     if self._restorer is not None:
                         self._restorer.remove([task])
-                task.close()
+                elif self._eos and not dirty:
+                    task.checkpoint(self._end_offset)  # closed cleanly after a commit
+                task.close(dirty)
 
     # ---- shutdown ----
 
     def _shutdown(self) -> None:
-        if not self._failed:
+        clean = not self._failed
+        if clean:
             try:
                 self.commit()
+            except TransactionAborted as exc:  # redone by the partitions' next owner
+                log.warning("final %s; closing the tasks without their uncommitted work", exc)
+                clean = False
             except BaseException as exc:
-                self.error, self._failed = exc, True
+                self.error, self._failed, clean = exc, True, False
                 log.error("final commit failed: %s", exc)
+        if self._txn is not None and self._failed:
+            try:  # release read_committed readers now, not after the transaction timeout
+                self._txn.abort("the stream thread failed")
+            except Exception as exc:
+                log.warning("aborting the open transaction: %s", exc)
+        if self._eos:
+            # Closed here, while the end offsets for their checkpoints can still be read.
+            self._close_tasks_for([TopicPartition(*tp) for tp in self._task_of], dirty=not clean)
         if self._consumer is not None:
             try:
                 self._consumer.close()
@@ -624,6 +741,8 @@ class StreamThread(threading.Thread):
         if self.bounded is not None and not self._failed:
             self.summary = self.bounded.summary()
             log.info("%s", self.summary)
+        if self._instance_dir is not None:
+            self._instance_dir.close()
         log.info("application %s stopped", self._config.application_id)
 
 

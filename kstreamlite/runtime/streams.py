@@ -43,12 +43,6 @@ class KafkaStreams:
         if not isinstance(config, StreamsConfig):
             raise ConfigError("config must be a StreamsConfig or a dict of its fields")
         config.require_bootstrap_servers()
-        if config.processing_guarantee == "exactly_once_v2":
-            raise ConfigError(
-                "processing_guarantee='exactly_once_v2' is not implemented in this version of "
-                "kstreamlite (transactions are planned); use 'at_least_once'. Refusing rather "
-                "than silently giving at-least-once."
-            )
         topology.subtopologies()  # fail now, not in the background, on a broken graph
         self.topology = topology
         self.config = config

@@ -627,7 +627,8 @@ class StreamTask:
                     counts[topic] = counts.get(topic, 0) + count
         return counts
 
-    def close(self) -> None:
+    def close(self, dirty: bool = False) -> None:
+        """``dirty``: the task's uncommitted work was aborted; drop its local state too."""
         errors = []
         for node in self.nodes.values():
             try:
@@ -635,7 +636,7 @@ class StreamTask:
             except Exception as exc:  # keep closing the others
                 errors.append(exc)
         if self.state is not None:
-            self.state.close()
+            self.state.close(dirty)
         if errors:
             raise errors[0]
 

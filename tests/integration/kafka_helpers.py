@@ -129,6 +129,7 @@ class KafkaHelper:
         settle: float = 1.0,
         abort_if: Callable[[], str | None] | None = None,
         decode: Callable[[bytes], Any] = orjson.loads,
+        read_committed: bool = False,
     ) -> dict[str, Any]:
         """A table's view of an update stream: the latest value per key (``decode``d; JSON by
         default), reading every partition from the beginning. With ``expected``, return once
@@ -141,6 +142,7 @@ class KafkaHelper:
                 "group.id": "kstreamlite-test-reader",
                 "enable.auto.commit": False,
                 "fetch.queue.backoff.ms": 10,
+                "isolation.level": "read_committed" if read_committed else "read_uncommitted",
             }
         )
         consumer.assign([TopicPartition(topic, p, 0) for p in range(self.partitions(topic))])

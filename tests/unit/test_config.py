@@ -214,9 +214,9 @@ def test_require_bootstrap_servers_without_one_names_the_environment_variable():
         StreamsConfig(application_id="app").require_bootstrap_servers()
 
 
-def test_exactly_once_is_refused_clearly_until_transactions_exist():
+def test_exactly_once_is_accepted_and_reads_committed_with_a_transactional_producer():
     from kstreamlite import KafkaStreams, StreamsBuilder
-    from kstreamlite.errors import ConfigError
+    from kstreamlite.runtime import clients
 
     builder = StreamsBuilder()
     builder.stream("in").to("out")
@@ -225,5 +225,9 @@ def test_exactly_once_is_refused_clearly_until_transactions_exist():
         bootstrap_servers="127.0.0.1:9",
         processing_guarantee="exactly_once_v2",
     )
-    with pytest.raises(ConfigError, match=r"exactly_once_v2.*not implemented.*at_least_once"):
-        KafkaStreams(builder.build(), config)
+    KafkaStreams(builder.build(), config)  # nothing refused before start()
+    assert clients.consumer_config(config)["isolation.level"] == "read_committed"
+    producer = clients.producer_config(config, "eos-abc")
+    assert producer["transactional.id"] == "eos-abc"
+    assert producer["transaction.timeout.ms"] == 10_000
+    assert "transactional.id" not in clients.producer_config(config)

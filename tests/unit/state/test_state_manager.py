@@ -33,6 +33,7 @@ def manager(
     sender: FakeChangelog | None = None,
     clock=lambda: 0,
     budget: CacheBudget | None = None,
+    exactly_once: bool = False,
 ) -> StateManager:
     return StateManager(
         task_id,
@@ -45,6 +46,7 @@ def manager(
         budget=budget or CacheBudget(1024 * 1024),
         send_changelog=sender or FakeChangelog(),
         clock=clock,
+        exactly_once=exactly_once,
     )
 
 
@@ -285,9 +287,11 @@ def test_delete_checkpoint_removes_the_file_and_restore_offsets_falls_back_to_ze
     ids=["zero-filled", "empty", "truncated", "non-integer-offset"],
 )
 def test_an_unreadable_checkpoint_is_ignored_with_a_warning(tmp_path, managers, caplog, content):
-    m = manager(tmp_path)
+    checkpoint_path(tmp_path).parent.mkdir(parents=True)
+    checkpoint_path(tmp_path).write_bytes(content)  # read when the task opens
+    with caplog.at_level(logging.WARNING, logger="kstreamlite.state"):
+        m = manager(tmp_path)
     managers.append(m)
-    checkpoint_path(tmp_path).write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="kstreamlite.state"):
         assert m.restore_offsets() == {"s": 0}
     assert "ignoring unreadable checkpoint" in caplog.text
@@ -296,9 +300,10 @@ def test_an_unreadable_checkpoint_is_ignored_with_a_warning(tmp_path, managers, 
 
 @pytest.mark.parametrize("content", [b"null", b"[1, 2]"], ids=["null", "list"])
 def test_a_checkpoint_that_is_json_but_not_an_object_is_ignored(tmp_path, managers, content):
+    checkpoint_path(tmp_path).parent.mkdir(parents=True)
+    checkpoint_path(tmp_path).write_bytes(content)  # read when the task opens
     m = manager(tmp_path)
     managers.append(m)
-    checkpoint_path(tmp_path).write_bytes(content)
     assert m.restore_offsets() == {"s": 0}
 
 
@@ -366,3 +371,59 @@ def test_flush_writes_every_store_of_the_task(tmp_path, managers):
         ("app-a-changelog", 0, b"k", b"1", 0),
         ("app-b-changelog", 0, b"k", b"2", 0),
     ]
+
+
+# ---- exactly-once: a checkpoint means "closed cleanly" ----
+
+
+def _write_and_close(tmp_path, checkpoint: bool, **kwargs) -> None:
+    m = manager(tmp_path, **kwargs)
+    m.stores["s"].put("a", {"v": 1})
+    m.flush()
+    if checkpoint:
+        m.write_checkpoint(lambda t, p: 7)
+    m.close()
+
+
+def test_exactly_once_reads_and_deletes_the_checkpoint_when_the_task_opens(tmp_path, managers):
+    _write_and_close(tmp_path, checkpoint=True)
+    m = manager(tmp_path, exactly_once=True)
+    managers.append(m)
+    assert not checkpoint_path(tmp_path).exists()  # a crash from now on leaves none
+    assert m.restore_offsets() == {"s": 7}
+    assert m.stores["s"].get("a") == {"v": 1}  # local state kept: it was closed cleanly
+
+
+def test_exactly_once_wipes_a_persistent_store_left_without_a_checkpoint(
+    tmp_path, managers, caplog
+):
+    _write_and_close(tmp_path, checkpoint=False)
+    with caplog.at_level(logging.INFO, logger="kstreamlite.state"):
+        m = manager(tmp_path, exactly_once=True)
+    managers.append(m)
+    assert m.stores["s"].get("a") is None  # may have held uncommitted writes
+    assert m.restore_offsets() == {"s": 0}
+    assert "not closed cleanly" in caplog.text
+
+
+def test_at_least_once_keeps_local_state_and_checkpoint_after_an_unclean_stop(tmp_path, managers):
+    _write_and_close(tmp_path, checkpoint=False)
+    m = manager(tmp_path)
+    managers.append(m)
+    assert m.stores["s"].get("a") == {"v": 1}
+    assert m.restore_offsets() == {"s": 0}
+
+
+def test_a_dirty_close_deletes_local_state_and_checkpoint(tmp_path):
+    m = manager(tmp_path)
+    m.stores["s"].put("a", {"v": 1})
+    m.flush()
+    m.write_checkpoint(lambda t, p: 7)
+    m.close(dirty=True)
+    assert not checkpoint_path(tmp_path).exists()
+    m = manager(tmp_path)
+    try:
+        assert m.stores["s"].get("a") is None
+        assert m.restore_offsets() == {"s": 0}
+    finally:
+        m.close()
