@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 import pytest
 
@@ -37,8 +39,23 @@ def bootstrap_servers() -> Iterator[str]:
         return
     from kstreamlite.local import LocalBroker
 
+    global _local_broker
     with LocalBroker() as broker:
+        _local_broker = broker
         yield broker.bootstrap_servers
+    _local_broker = None
+
+
+_local_broker: Any = None
+
+
+@pytest.fixture
+def broker_outage(bootstrap_servers: str) -> Callable[[], AbstractContextManager[None]]:
+    """``with broker_outage(): ...`` makes the run's broker unreachable for the block;
+    only the local broker can be frozen, so tests using it skip on any other."""
+    if _local_broker is None:
+        pytest.skip("an outage can be simulated only on the local broker this run started")
+    return _local_broker.paused
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ class KafkaHelper:
         self.bootstrap_servers = bootstrap_servers
         self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
         self._drops_null_values: bool | None = None
+        self._accepts_deleted: bool | None = None
 
     def create_topic(self, name: str, partitions: int = 1) -> str:
         futures = self.admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30)
@@ -178,6 +179,27 @@ class KafkaHelper:
             # Same partition, so the tombstone (offset 0) comes first if it comes at all.
             self._drops_null_values = not out or out[0].key() != b"tombstone"
         return self._drops_null_values
+
+    def accepts_writes_to_deleted_topics(self) -> bool:
+        """Probe (once per run): does a producer that knew a topic still get its writes
+        acknowledged after the topic is deleted? Tansu 0.6.0 does (the records go nowhere);
+        Apache Kafka answers UNKNOWN_TOPIC_OR_PARTITION."""
+        if self._accepts_deleted is None:
+            topic = self.create_topic(f"probe-deleted-{uuid.uuid4().hex[:8]}")
+            producer = Producer(
+                {"bootstrap.servers": self.bootstrap_servers, "message.timeout.ms": 5000}
+            )
+            producer.produce(topic, b"before", partition=0)
+            producer.flush(10)
+            self.admin.delete_topics([topic])[topic].result(10)
+            time.sleep(0.5)
+            errors: list[Any] = []
+            producer.produce(
+                topic, b"after", partition=0, on_delivery=lambda e, m: errors.append(e)
+            )
+            producer.flush(15)
+            self._accepts_deleted = errors == [None]
+        return self._accepts_deleted
 
     def topics(self) -> dict[str, int]:
         """Every topic on the broker with its partition count."""
