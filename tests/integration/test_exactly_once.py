@@ -72,12 +72,32 @@ def _eos(unique: str, bootstrap_servers: str, state_dir: Path):
     )
 
 
+def _topics(kafka: KafkaHelper, name: str, partitions: int) -> tuple[str, str, str]:
+    """Input, echo and counts topics of one test."""
+    return tuple(  # type: ignore[return-value]
+        kafka.create_topic(f"{name}-{role}", partitions=partitions)
+        for role in ("in", "echo", "counts")
+    )
+
+
+def _await_counts(
+    kafka: KafkaHelper, counts: str, records: list[tuple[str, dict[str, int]]], app: KafkaStreams
+) -> dict[str, int]:
+    """The committed counts once they equal the expected ones (or what they are at the
+    timeout, for the caller to compare)."""
+    return kafka.latest_by_key(
+        counts,
+        _expected_counts(records),
+        decode=serdes.LONG.deserialize,
+        abort_if=lambda: failed(app),
+        read_committed=True,
+    )
+
+
 def test_exactly_once_outputs_once_and_checkpoints_only_on_clean_close(
     kafka: KafkaHelper, bootstrap_servers: str, unique: str, tmp_path: Path
 ) -> None:
-    source = kafka.create_topic(f"eos-in-{unique}", partitions=4)
-    echo = kafka.create_topic(f"eos-echo-{unique}", partitions=4)
-    counts = kafka.create_topic(f"eos-counts-{unique}", partitions=4)
+    source, echo, counts = _topics(kafka, f"eos-{unique}", 4)
     first = _records(0, 2000)
     kafka.produce(source, first, partitioner="murmur2_random")
     config = _eos(unique, bootstrap_servers, tmp_path)
@@ -86,13 +106,7 @@ def test_exactly_once_outputs_once_and_checkpoints_only_on_clean_close(
     try:
         app.start()
         wait_running(app)
-        got = kafka.latest_by_key(
-            counts,
-            {k: v for k, v in _expected_counts(first).items()},
-            decode=serdes.LONG.deserialize,
-            abort_if=lambda: failed(app),
-            read_committed=True,
-        )
+        got = _await_counts(kafka, counts, first, app)
         assert got == _expected_counts(first)
         # Under exactly-once the task directories hold no checkpoint while running.
         assert _checkpoints(tmp_path, config.application_id) == []
@@ -117,13 +131,7 @@ def test_exactly_once_outputs_once_and_checkpoints_only_on_clean_close(
     try:
         app.start()
         wait_running(app)
-        kafka.latest_by_key(
-            counts,
-            _expected_counts(first + second),
-            decode=serdes.LONG.deserialize,
-            abort_if=lambda: failed(app),
-            read_committed=True,
-        )
+        _await_counts(kafka, counts, first + second, app)
         assert _restored(app) == 0  # the checkpoints were used
     finally:
         close_all(app)
@@ -134,9 +142,7 @@ def test_exactly_once_wipes_state_left_without_a_clean_close(
 ) -> None:
     """No checkpoint means the last run did not close cleanly: its local store may hold
     writes of a transaction that never committed. They must not survive the restart."""
-    source = kafka.create_topic(f"eos-wipe-in-{unique}", partitions=2)
-    echo = kafka.create_topic(f"eos-wipe-echo-{unique}", partitions=2)
-    counts = kafka.create_topic(f"eos-wipe-counts-{unique}", partitions=2)
+    source, echo, counts = _topics(kafka, f"eos-wipe-{unique}", 2)
     records = _records(0, 500)
     kafka.produce(source, records, partitioner="murmur2_random")
     config = _eos(unique, bootstrap_servers, tmp_path)
@@ -144,13 +150,7 @@ def test_exactly_once_wipes_state_left_without_a_clean_close(
     try:
         app.start()
         wait_running(app)
-        kafka.latest_by_key(
-            counts,
-            _expected_counts(records),
-            decode=serdes.LONG.deserialize,
-            abort_if=lambda: failed(app),
-            read_committed=True,
-        )
+        _await_counts(kafka, counts, records, app)
     finally:
         assert app.close(30_000)
 
@@ -216,9 +216,7 @@ def test_an_aborted_transaction_rebuilds_the_tasks_from_the_last_commit(
         commit(self, offsets, metadata)
 
     monkeypatch.setattr(Transactions, "commit", failing_third)
-    source = kafka.create_topic(f"eos-abort-in-{unique}", partitions=2)
-    echo = kafka.create_topic(f"eos-abort-echo-{unique}", partitions=2)
-    counts = kafka.create_topic(f"eos-abort-counts-{unique}", partitions=2)
+    source, echo, counts = _topics(kafka, f"eos-abort-{unique}", 2)
     records = _records(0, 3000)
     kafka.produce(source, records, partitioner="murmur2_random")
     app = KafkaStreams(_topology(source, echo, counts), _eos(unique, bootstrap_servers, tmp_path))
@@ -233,13 +231,7 @@ def test_an_aborted_transaction_rebuilds_the_tasks_from_the_last_commit(
             abort_if=lambda: failed(app),
             read_committed=True,
         )
-        latest = kafka.latest_by_key(
-            counts,
-            _expected_counts(records),
-            decode=serdes.LONG.deserialize,
-            abort_if=lambda: failed(app),
-            read_committed=True,
-        )
+        latest = _await_counts(kafka, counts, records, app)
         assert app.state is State.RUNNING, app.exception
         metrics = app.metrics()
     finally:
