@@ -535,6 +535,8 @@ class StreamThread(threading.Thread):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._collector is not None and self._errors is not None
+        if not self.tasks:  # every task starts from the commits anyway: no rebuild pending
+            self._restart_needed = False
         created = []
         for tp in partitions:
             sub = self._subtopology_of[tp.topic]
