@@ -107,12 +107,11 @@ class StateManager:
         self._lock_file: IO[str] | None = None
         self._lock()
         self._saved = self._read_checkpoint()
+        self._exactly_once = exactly_once
         if exactly_once:  # a crash from here on leaves none: wipe on the next open
             self._remove_checkpoint_file()
         try:
             for builder in builders:
-                if exactly_once:
-                    self._wipe_unless_checkpointed(builder)
                 self.stores[builder.name] = self._build(
                     builder, key_serde, value_serde, budget, send_changelog, clock
                 )
@@ -190,24 +189,18 @@ class StateManager:
             return SessionStore(kv, backend, builder.retention_ms)
         return kv
 
-    def _wipe_unless_checkpointed(self, builder: KeyValueStoreBuilder) -> None:
-        path = os.path.join(self.directory, builder.name)
-        if not builder.persistent or not os.path.exists(path):
-            return
-        suffix = builder.changelog_suffix
-        if suffix is not None and f"{self.application_id}-{suffix}:{self.partition}" in self._saved:
-            return
-        log.info(
-            "task %s: store %s was not closed cleanly (no checkpoint); wiping its local "
-            "state, which may hold uncommitted writes, and restoring it from the changelog",
-            self.task_id,
-            builder.name,
-        )
-        shutil.rmtree(path, ignore_errors=True)
-        self.wiped.add(builder.name)
-
     def _open_rocksdb(self, name: str) -> RocksDBBytesStore:
         path = os.path.join(self.directory, name)
+        changelog = self.changelogs.get(name)
+        closed_cleanly = changelog is not None and _checkpoint_key(*changelog) in self._saved
+        if self._exactly_once and not closed_cleanly and os.path.exists(path):
+            log.info(
+                "task %s: store %s was not closed cleanly (no checkpoint); wiping its local "
+                "state, which may hold uncommitted writes, and restoring it from the changelog",
+                self.task_id,
+                name,
+            )
+            self._wipe(name, path)
         try:
             return RocksDBBytesStore(path)
         except StateStoreError as exc:
@@ -219,9 +212,12 @@ class StateManager:
                 path,
                 exc,
             )
-            shutil.rmtree(path, ignore_errors=True)
-            self.wiped.add(name)
+            self._wipe(name, path)
             return RocksDBBytesStore(path)
+
+    def _wipe(self, name: str, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        self.wiped.add(name)
 
     # ---- checkpoints ----
 
@@ -231,7 +227,7 @@ class StateManager:
         offsets = {}
         for name, (topic, partition) in self.changelogs.items():
             usable = self.stores[name].persistent and name not in self.wiped
-            offsets[name] = saved.get(f"{topic}:{partition}", 0) if usable else 0
+            offsets[name] = saved.get(_checkpoint_key(topic, partition), 0) if usable else 0
         return offsets
 
     def _read_checkpoint(self) -> dict[str, int]:
@@ -253,7 +249,7 @@ class StateManager:
         if not self.changelogs:
             return
         data = {
-            f"{topic}:{partition}": end_offset(topic, partition)
+            _checkpoint_key(topic, partition): end_offset(topic, partition)
             for topic, partition in self.changelogs.values()
         }
         path = os.path.join(self.directory, CHECKPOINT)
@@ -291,3 +287,7 @@ class StateManager:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+
+
+def _checkpoint_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
