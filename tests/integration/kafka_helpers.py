@@ -27,16 +27,23 @@ class KafkaHelper:
         self._accepts_deleted: bool | None = None
 
     def create_topic(self, name: str, partitions: int = 1) -> str:
-        futures = self.admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30)
+        self.create_topics([name], partitions)
+        return name
+
+    def create_topics(self, names: list[str], partitions: int = 1) -> None:
+        """Create the topics and wait until the broker lists each with all its partitions."""
+        futures = self.admin.create_topics(
+            [NewTopic(name, partitions, 1) for name in names], operation_timeout=30
+        )
         for future in futures.values():
             future.result(timeout=30)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             topics = self.admin.list_topics(timeout=10).topics
-            if name in topics and len(topics[name].partitions) == partitions:
-                return name
+            if all(n in topics and len(topics[n].partitions) == partitions for n in names):
+                return
             time.sleep(0.1)
-        raise AssertionError(f"topic {name} did not appear")
+        raise AssertionError(f"topics {names} did not appear within 30 s")
 
     def partitions(self, topic: str) -> int:
         return len(self.admin.list_topics(topic, timeout=10).topics[topic].partitions)

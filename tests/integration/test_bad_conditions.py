@@ -112,4 +112,3 @@ def test_an_output_topic_deleted_under_a_running_app_ends_in_error_naming_it(
     assert sink in str(app.exception), app.exception
     # Nothing acknowledged was lost: the failed records' offsets were not committed.
     assert kafka.committed(config.application_id, source).get(0, 0) <= 1
-

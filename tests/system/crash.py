@@ -32,8 +32,9 @@ from typing import IO, Any
 
 import orjson
 from confluent_kafka import Consumer, IsolationLevel, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from ..integration.kafka_helpers import KafkaHelper
 from . import workload
 from .crash_instance import application_id, make_config
 from .probes import hides_aborted_records, keeps_commit_metadata
@@ -418,19 +419,6 @@ def _json(data: bytes | None) -> Any:
 # ---- broker helpers -------------------------------------------------------------------------
 
 
-def _create_topics(admin: AdminClient, names: list[str], partitions: int) -> None:
-    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], operation_timeout=30)
-    for future in futures.values():
-        future.result(timeout=30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        topics = admin.list_topics(timeout=10).topics
-        if all(n in topics and len(topics[n].partitions) == partitions for n in names):
-            return
-        time.sleep(0.1)
-    raise HarnessError(f"topics {names} did not appear within 30 s")
-
-
 def _end_offsets(
     admin: AdminClient, topics: list[str], isolation: IsolationLevel
 ) -> dict[tuple[str, int], int]:
@@ -500,7 +488,12 @@ def run_crash(options: CrashOptions) -> CrashResult:
     run_id = uuid.uuid4().hex[:8]
     topics = Topics.for_run(run_id)
     admin = AdminClient({"bootstrap.servers": options.bootstrap_servers})
-    _create_topics(admin, [topics.source, *topics.outputs()], workload.PARTITIONS)
+    try:
+        KafkaHelper(options.bootstrap_servers).create_topics(
+            [topics.source, *topics.outputs()], workload.PARTITIONS
+        )
+    except AssertionError as exc:
+        raise HarnessError(str(exc)) from None
 
     inputs = workload.generate(options.records, options.seed)
     finals = workload.sentinels(inputs)

@@ -7,7 +7,8 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+
+from ..integration.kafka_helpers import KafkaHelper
 
 
 def hides_aborted_records(bootstrap_servers: str, timeout: float = 20.0) -> bool:
@@ -18,10 +19,8 @@ def hides_aborted_records(bootstrap_servers: str, timeout: float = 20.0) -> bool
     this, a killed instance's aborted output is visible and exactly-once cannot hold (Tansu
     0.6.0 returns the aborted record too)."""
     topic = f"probe-aborted-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    for future in admin.create_topics([NewTopic(topic, 1, 1)], operation_timeout=30).values():
-        future.result(timeout=30)
-    _wait_for_topic(admin, topic, timeout)
+    helper = KafkaHelper(bootstrap_servers)
+    helper.create_topic(topic)
     producer = Producer(
         {
             "bootstrap.servers": bootstrap_servers,
@@ -59,19 +58,10 @@ def hides_aborted_records(bootstrap_servers: str, timeout: float = 20.0) -> bool
                     raise RuntimeError(f"probe consumer error: {msg.error()}")
     finally:
         consumer.close()
-        admin.delete_topics([topic])
+        helper.admin.delete_topics([topic])
     if b"committed" not in seen:
         raise RuntimeError(f"probe: the committed record never arrived within {timeout:.0f} s")
     return seen == [b"committed"]
-
-
-def _wait_for_topic(admin: AdminClient, topic: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if topic in admin.list_topics(timeout=10).topics:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"probe topic {topic} did not appear within {timeout:.0f} s")
 
 
 def keeps_commit_metadata(bootstrap_servers: str, timeout: float = 20.0) -> bool:
@@ -82,10 +72,8 @@ def keeps_commit_metadata(bootstrap_servers: str, timeout: float = 20.0) -> bool
     upstream task that has no new input then never announces a watermark again, and the
     windows downstream of it never close."""
     topic = f"probe-metadata-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    for future in admin.create_topics([NewTopic(topic, 1, 1)], operation_timeout=30).values():
-        future.result(timeout=30)
-    _wait_for_topic(admin, topic, timeout)
+    helper = KafkaHelper(bootstrap_servers)
+    helper.create_topic(topic)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers,
@@ -99,4 +87,4 @@ def keeps_commit_metadata(bootstrap_servers: str, timeout: float = 20.0) -> bool
         return committed.metadata == "probe"
     finally:
         consumer.close()
-        admin.delete_topics([topic])
+        helper.admin.delete_topics([topic])
