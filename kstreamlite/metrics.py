@@ -6,7 +6,28 @@ never touch a metric per record: tasks count in plain ints and publish per batch
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Per-record processing time, observed once per batch as the batch mean: from a few
+# microseconds (a stateless map) to tens of milliseconds (a slow user function).
+RECORD_LATENCY_BUCKETS = (
+    1e-6,
+    5e-6,
+    1e-5,
+    2.5e-5,
+    5e-5,
+    1e-4,
+    2.5e-4,
+    5e-4,
+    1e-3,
+    5e-3,
+    1e-2,
+    5e-2,
+    0.1,
+    1.0,
+)
+# Commits and rebalances: milliseconds to tens of seconds.
+SLOW_OPERATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class StreamsMetrics:
@@ -55,6 +76,75 @@ class StreamsMetrics:
         self.commits = Counter(
             "kstreamlite_commits", "Completed commits", app, registry=self.registry
         )
+        self.processed = Counter(
+            "kstreamlite_records_processed",
+            "Records handed to the topology (consumed minus those that failed to deserialize)",
+            [*app, "task"],
+            registry=self.registry,
+        )
+        self.process_latency = Histogram(
+            "kstreamlite_process_latency_seconds",
+            "Processing time per record, observed once per polled batch as its mean",
+            [*app, "task"],
+            buckets=RECORD_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.commit_latency = Histogram(
+            "kstreamlite_commit_latency_seconds",
+            "Duration of a commit: cache flush, producer flush or transaction, offsets",
+            app,
+            buckets=SLOW_OPERATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "kstreamlite_consumer_lag_records",
+            "Records on the broker past the task's position, per assigned source partition",
+            [*app, "task", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.watermark = Gauge(
+            "kstreamlite_task_watermark_ms",
+            "A task's event-time watermark (epoch ms; -1 before its first record)",
+            [*app, "task"],
+            registry=self.registry,
+        )
+        self.store_entries = Gauge(
+            "kstreamlite_state_store_entries",
+            "Approximate number of entries in a local state store",
+            [*app, "task", "store"],
+            registry=self.registry,
+        )
+        self.restore_remaining = Gauge(
+            "kstreamlite_restore_remaining_records",
+            "Changelog records still to restore, per store",
+            [*app, "task", "store"],
+            registry=self.registry,
+        )
+        self.rebalances = Counter(
+            "kstreamlite_rebalances",
+            "Rebalances this instance took part in",
+            app,
+            registry=self.registry,
+        )
+        self.rebalance_duration = Histogram(
+            "kstreamlite_rebalance_duration_seconds",
+            "Time from leaving RUNNING for a rebalance to RUNNING again (restores included)",
+            app,
+            buckets=SLOW_OPERATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.punctuations = Counter(
+            "kstreamlite_punctuations",
+            "Punctuator calls, by kind (stream_time, wall_clock_time)",
+            [*app, "task", "type"],
+            registry=self.registry,
+        )
+        self.thread_replacements = Counter(
+            "kstreamlite_stream_thread_replacements",
+            "Stream threads replaced after an uncaught exception (REPLACE_THREAD)",
+            app,
+            registry=self.registry,
+        )
         self.transactions = Counter(
             "kstreamlite_transactions",
             "Exactly-once transactions by outcome (committed, aborted)",
@@ -97,12 +187,17 @@ class StreamsMetrics:
         return total
 
     def snapshot(self) -> dict[str, float]:
-        """Every ``*_total`` sample as ``name{labels}`` -> value."""
+        """Every sample as ``name{labels}`` -> value: counters (``*_total``), gauges, and
+        each histogram's ``_count`` and ``_sum`` (its buckets are for Prometheus)."""
         out: dict[str, float] = {}
         for family in self.registry.collect():
             for sample in family.samples:
-                if not sample.name.endswith("_total"):
+                if sample.name.endswith(("_bucket", "_created")):
                     continue
                 labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
                 out[f"{sample.name}{{{labels}}}"] = sample.value
         return out
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format, for ``/metrics``."""
+        return generate_latest(self.registry)

@@ -179,6 +179,14 @@ class Restorer:
                     jobs.append(_Job(task, store, topic, partition, start, high, start))
         return jobs
 
+    def remaining(self) -> dict[tuple[str, str], int]:
+        """Records still to restore per (task id, store name)."""
+        left: dict[tuple[str, str], int] = {}
+        for job in list(self._jobs.values()):
+            key = (job.task.id, job.store.name)
+            left[key] = left.get(key, 0) + max(job.end - job.position, 0)
+        return left
+
     def end_offset(self, topic: str, partition: int) -> int:
         return self.offsets(topic, partition)[1]
 

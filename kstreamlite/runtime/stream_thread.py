@@ -45,6 +45,9 @@ FLUSH_TIMEOUT_S = 60.0
 UNFETCHED_WAIT_CAP_S = 5.0
 # A waiting task's partitions that have queued this many records stop fetching until it moves.
 WAITING_QUEUE_LIMIT = 20_000
+# Counters, lag and watermark gauges are published this often between commits (a commit
+# publishes too): under at-least-once a commit may be 30 s away.
+METRICS_INTERVAL_S = 1.0
 # Offset commit errors that mean "not now" (broker unreachable, group rebalancing).
 RETRY_COMMIT_ERRORS = frozenset(
     {
@@ -99,6 +102,7 @@ class StreamThread(threading.Thread):
         self._instance_dir: InstanceDirectory | None = None
         # An aborted transaction undid every task's work since the last commit: rebuild them.
         self._restart_needed = False
+        self._latency_of: dict[str, Any] = {}  # task id -> its process-latency histogram
         # Set before start() for app.run(bounded=True): stop once the topics' current ends
         # are processed; ``summary`` is what it did.
         self.bounded: BoundedRun | None = None
@@ -213,6 +217,7 @@ class StreamThread(threading.Thread):
         timeout = self._config.poll_timeout_ms / 1000
         interval = self._config.effective_commit_interval_ms / 1000
         next_commit = time.monotonic() + interval
+        next_metrics = time.monotonic() + METRICS_INTERVAL_S
         while not self._stop_requested.is_set():
             # While tasks restore, the main consumer still polls (membership, heartbeats,
             # other tasks' records) but must not sit in a long poll between restore batches.
@@ -235,7 +240,10 @@ class StreamThread(threading.Thread):
             now = time.monotonic()
             if now >= next_commit or self._commit_requested():
                 self._commit_or_restart()
-                next_commit = now + interval
+                next_commit = next_metrics = now + interval
+            elif now >= next_metrics:
+                self._publish_metrics()
+                next_metrics = now + METRICS_INTERVAL_S
             if self._restart_needed:
                 self._restart_tasks()
             if self.bounded is not None and self._bounded_step(consumer, self.bounded):
@@ -294,7 +302,9 @@ class StreamThread(threading.Thread):
                 if not run:
                     continue
             if task.single_input:
+                started = time.perf_counter()
                 task.process({tp: run})
+                self._latency(task).observe((time.perf_counter() - started) / len(run))
             else:
                 per_task = merged.setdefault(task, {})
                 if tp in per_task:
@@ -302,7 +312,17 @@ class StreamThread(threading.Thread):
                 else:
                     per_task[tp] = run
         for task, batches in merged.items():
+            started = time.perf_counter()
             self._settle(task, task.offer(batches, functools.partial(self._may_skip, task)))
+            offered = sum(map(len, batches.values()))
+            self._latency(task).observe((time.perf_counter() - started) / offered)
+
+    def _latency(self, task: StreamTask) -> Any:
+        child = self._latency_of.get(task.id)
+        if child is None:
+            metric = self._metrics.process_latency
+            child = self._latency_of[task.id] = metric.labels(self._config.application_id, task.id)
+        return child
 
     # ---- multi-input tasks: wait for every input partition (KIP-695) ----
 
@@ -410,6 +430,7 @@ class StreamThread(threading.Thread):
         """
         if self._collector is None or self._consumer is None:
             return
+        started = time.perf_counter()
         for task in self.tasks.values():
             if task not in self._restoring:
                 task.flush_state()
@@ -436,6 +457,9 @@ class StreamThread(threading.Thread):
             for task in self.tasks.values():
                 if task not in self._restoring:  # its stores do not yet reflect the end
                     task.checkpoint(self._end_offset)
+        self._metrics.commit_latency.labels(self._config.application_id).observe(
+            time.perf_counter() - started
+        )
 
     def _commit_offsets(self, offsets: list[TopicPartition]) -> bool:
         """At-least-once offset commit; False (logged, retried next time) when the broker
@@ -472,7 +496,8 @@ class StreamThread(threading.Thread):
             self._on_assign(consumer, assignment)
 
     def _offsets_to_commit(self) -> list[TopicPartition]:
-        """Each task's changed positions (with watermark metadata); publishes its counts."""
+        """Each task's changed positions (with watermark metadata); publishes the metrics."""
+        self._publish_metrics()
         offsets = []
         bounded = self.bounded
         for task in self.tasks.values():
@@ -490,19 +515,52 @@ class StreamThread(threading.Thread):
                     if committed == (offset, metadata):
                         continue
                 offsets.append(TopicPartition(tp[0], tp[1], offset, metadata=metadata))
+        return offsets
+
+    def _publish_metrics(self) -> None:
+        """Move the tasks' plain-int counts into the registry; refresh lag and gauges."""
+        metrics, app = self._metrics, self._config.application_id
+        bounded = self.bounded
+        for task in self.tasks.values():
             consumed = task.drain_consumed()
             for topic, count in consumed.items():
-                self._metrics.record_consumed(task.id, topic, count)
+                metrics.record_consumed(task.id, topic, count)
+            processed = task.drain_processed(consumed)
+            if processed:
+                metrics.processed.labels(app, task.id).inc(processed)
+            for kind, count in task.drain_punctuated().items():
+                metrics.punctuations.labels(app, task.id, kind).inc(count)
             if task.state is not None:
                 for name, store in task.state.stores.items():
-                    self._metrics.record_store_operations(task.id, name, store.meter.drain())
+                    metrics.record_store_operations(task.id, name, store.meter.drain())
             produced = task.drain_produced()
-            self._metrics.record_produced(produced)
+            metrics.record_produced(produced)
             if bounded is not None:
                 bounded.count(consumed, produced)
         assert self._collector is not None
-        self._metrics.record_produced(self._collector.drain_extra_sent())
-        return offsets
+        metrics.record_produced(self._collector.drain_extra_sent())
+        self._publish_gauges()
+
+    def _publish_gauges(self) -> None:
+        metrics, app = self._metrics, self._config.application_id
+        metrics.lag.clear()
+        for tp, task in list(self._task_of.items()):
+            lag = self._unfetched(task, tp)
+            if lag is not None:
+                metrics.lag.labels(app, task.id, tp[0], str(tp[1])).set(lag)
+        metrics.watermark.clear()
+        metrics.store_entries.clear()
+        for task in self.tasks.values():
+            metrics.watermark.labels(app, task.id).set(task.watermark)
+            if task.state is not None and task not in self._restoring:
+                for name, store in task.state.stores.items():
+                    entries = getattr(store, "approximate_num_entries", None)
+                    if entries is not None:
+                        metrics.store_entries.labels(app, task.id, name).set(entries())
+        metrics.restore_remaining.clear()
+        if self._restorer is not None:
+            for (task_id, store), left in self._restorer.remaining().items():
+                metrics.restore_remaining.labels(app, task_id, store).set(left)
 
     def _end_offset(self, topic: str, partition: int) -> int:
         # Asked of the idle restore consumer: the main consumer would answer only after

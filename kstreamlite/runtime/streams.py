@@ -51,6 +51,7 @@ class KafkaStreams:
         self._state_lock = threading.RLock()
         self._state_changed = threading.Condition(self._state_lock)
         self._listener: StateListener | None = None
+        self._rebalance_started: float | None = None
         self._thread = StreamThread(topology, config, self._metrics, self._transition)
 
     # ---- state ----
@@ -84,12 +85,23 @@ class KafkaStreams:
                 return
             self._state = new
             self._state_changed.notify_all()
+        self._meter_rebalance(new, old)
         log.info("state %s -> %s", old.name, new.name)
         if self._listener is not None:
             try:
                 self._listener(new, old)
             except Exception:
                 log.exception("the state listener raised; ignoring")
+
+    def _meter_rebalance(self, new: State, old: State) -> None:
+        app = self.config.application_id
+        if new is State.REBALANCING and old is not State.REBALANCING:
+            self._rebalance_started = time.monotonic()
+            self._metrics.rebalances.labels(app).inc()
+        elif new is State.RUNNING and self._rebalance_started is not None:
+            duration = time.monotonic() - self._rebalance_started
+            self._metrics.rebalance_duration.labels(app).observe(duration)
+            self._rebalance_started = None
 
     # ---- lifecycle ----
 

@@ -94,6 +94,8 @@ class StreamTask:
         self.commit_requested = False
         self.offsets: dict[TopicPartition, int] = {}  # next offset to commit, per input
         self.consumed: dict[str, int] = {}  # records read per topic since last drain
+        self.undeserializable = 0  # of those, records that never reached the topology
+        self.punctuated: dict[str, int] = {}  # punctuator calls by kind since last drain
         self.nodes: dict[str, NodeProcessor] = {}
         self.sources: dict[str, SourceNode] = {}  # actual topic name -> source node
         self.punctuations: list[Punctuation] = []
@@ -513,6 +515,7 @@ class StreamTask:
     # ---- errors ----
 
     def _deserialization_failed(self, msg: Message, exc: BaseException) -> None:
+        self.undeserializable += 1
         self.errors.handle(exc, self._error_context("deserialization", msg, None))
 
     def _processing_failed(self, msg: Message, exc: BaseException) -> None:
@@ -551,6 +554,8 @@ class StreamTask:
             if now < 0 or now < p.next_time:
                 continue
             p.next_time = now - (now - p.next_time) % p.interval + p.interval
+            kind = p.kind.name.lower()
+            self.punctuated[kind] = self.punctuated.get(kind, 0) + 1
             self.current = None
             try:
                 p.callback(now)
@@ -617,6 +622,16 @@ class StreamTask:
 
     def drain_consumed(self) -> dict[str, int]:
         counts, self.consumed = self.consumed, {}
+        return counts
+
+    def drain_processed(self, consumed: dict[str, int]) -> int:
+        """Of ``consumed`` (just drained), the records the topology saw."""
+        processed = sum(consumed.values()) - self.undeserializable
+        self.undeserializable = 0
+        return max(processed, 0)
+
+    def drain_punctuated(self) -> dict[str, int]:
+        counts, self.punctuated = self.punctuated, {}
         return counts
 
     def drain_produced(self) -> dict[str, int]:

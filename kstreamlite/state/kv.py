@@ -46,19 +46,19 @@ class StoreMeter:
     """Operation counts of one store since the last drain.
 
     ``misses`` are reads that went past the cache to the backend (every read when
-    caching is off); ``writes`` are entries written to the backend (one per flushed
-    key with caching on, one per put without).
+    caching is off), ``hits`` lookups the cache answered; ``writes`` are entries
+    written to the backend (one per flushed key with caching on, one per put without).
     """
 
-    __slots__ = ("gets", "misses", "puts", "restored", "writes")
-    FIELDS = ("gets", "puts", "misses", "writes", "restored")
+    __slots__ = ("gets", "hits", "misses", "puts", "restored", "writes")
+    FIELDS = ("gets", "puts", "hits", "misses", "writes", "restored")
 
     def __init__(self) -> None:
-        self.gets = self.puts = self.misses = self.writes = self.restored = 0
+        self.gets = self.puts = self.hits = self.misses = self.writes = self.restored = 0
 
     def drain(self) -> dict[str, int]:
         counts = {name: getattr(self, name) for name in self.FIELDS}
-        self.gets = self.puts = self.misses = self.writes = self.restored = 0
+        self.gets = self.puts = self.hits = self.misses = self.writes = self.restored = 0
         return counts
 
 
@@ -120,6 +120,7 @@ class KeyValueStore:
         if cache is not None:
             entry = cache.get(kb)
             if entry is not None:
+                self.meter.hits += 1
                 return entry[_VALUE]
         self.meter.misses += 1
         raw = self._backend.get(kb)
@@ -167,10 +168,7 @@ class KeyValueStore:
         return self._merged(low, high, from_owner=False)
 
     def approximate_num_entries(self) -> int:
-        pending = 0
-        if self._cache is not None:
-            pending = sum(1 for e in list(self._cache.values()) if e[_DIRTY])
-        return self._backend.count() + pending
+        return self._backend.count() + len(self._dirty_keys)  # dirty: not yet written
 
     def _merged(
         self, low: bytes | None, high: bytes | None, from_owner: bool = True
@@ -217,6 +215,7 @@ class KeyValueStore:
             insort(self._dirty_keys, kb)
             self._admit(kb, [key, value, old, ts, True])
         else:
+            self.meter.hits += 1
             if not entry[_DIRTY]:
                 insort(self._dirty_keys, kb)
             entry[_VALUE] = value
@@ -259,6 +258,7 @@ class KeyValueStore:
         if cache is not None:
             entry = cache.get(kb)
             if entry is not None:
+                meter.hits += 1
                 old = entry[_VALUE]
                 new = combine(key, value, old)
                 if not entry[_DIRTY]:

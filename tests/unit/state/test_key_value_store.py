@@ -502,8 +502,15 @@ def test_meter_counts_cache_hits_as_gets_without_misses():
     store.get("a")
     store.put("a", 2)
     store.flush()
-    assert store.meter.drain() == {"gets": 2, "puts": 2, "misses": 1, "writes": 1, "restored": 0}
-    assert store.meter.drain() == {"gets": 0, "puts": 0, "misses": 0, "writes": 0, "restored": 0}
+    assert store.meter.drain() == {
+        "gets": 2,
+        "puts": 2,
+        "hits": 3,
+        "misses": 1,
+        "writes": 1,
+        "restored": 0,
+    }
+    assert not any(store.meter.drain().values())
 
 
 def test_meter_without_cache_counts_every_read_and_write_and_restores():
@@ -512,7 +519,14 @@ def test_meter_without_cache_counts_every_read_and_write_and_restores():
     store.put("b", 2)
     assert store.get("a") == 1
     store.restore([(b"c", b"3"), (b"d", None)])
-    assert store.meter.drain() == {"gets": 1, "puts": 2, "misses": 1, "writes": 2, "restored": 2}
+    assert store.meter.drain() == {
+        "gets": 1,
+        "puts": 2,
+        "hits": 0,
+        "misses": 1,
+        "writes": 2,
+        "restored": 2,
+    }
 
 
 # ---- update (read-modify-write) ----
