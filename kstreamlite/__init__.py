@@ -6,6 +6,7 @@ from .records import KeyValue, Record, Window, Windowed
 from .runtime.bounded import BoundedRunSummary
 from .runtime.state import State
 from .runtime.streams import KafkaStreams
+from .runtime.uncaught import StreamThreadExceptionResponse
 from .topology import Topology
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Materialized",
     "Record",
     "State",
+    "StreamThreadExceptionResponse",
     "StreamsBuilder",
     "StreamsConfig",
     "Topology",

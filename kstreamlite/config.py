@@ -43,7 +43,8 @@ class StreamsConfig(BaseModel):
     production_exception_handler: Handler = "log_and_fail"
     dead_letter_queue_topic: str | None = None
     late_record_handler: Callable[..., Any] | None = None
-    metrics_port: int | None = None
+    metrics_port: int | None = None  # serve /metrics, /health and the status page; 0 = any
+    metrics_host: str = "0.0.0.0"
     startup_timeout_ms: int = Field(default=30_000, gt=0)
     poll_batch_size: int = Field(default=5_000, gt=0)
     poll_timeout_ms: int = Field(default=100, ge=0)

@@ -409,5 +409,36 @@ class Topology:
             lines.append("")
         return "\n".join(lines) + "\n"
 
+    def graph(self) -> dict[str, Any]:
+        """describe() as data, for the status page: sub-topologies with their nodes, each
+        with its kind, topics, stores and children; and the global tables."""
+        subs = []
+        for sub in self.subtopologies():
+            nodes = []
+            for name in sub.nodes:
+                node = self._nodes[name]
+                if isinstance(node, SourceDef):
+                    kind, topics = "source", list(node.topics)
+                elif isinstance(node, SinkDef):
+                    kind = "sink"
+                    topics = [node.topic] if node.topic is not None else ["(chosen per record)"]
+                else:
+                    kind, topics = "processor", []
+                nodes.append(
+                    {
+                        "name": name,
+                        "kind": kind,
+                        "topics": topics,
+                        "stores": list(getattr(node, "stores", ())),
+                        "children": [] if kind == "sink" else list(node.children),
+                    }
+                )
+            subs.append({"id": sub.id, "nodes": nodes})
+        global_tables = [
+            {"store": table.store.name, "topic": table.topic}
+            for table in self._global_tables.values()
+        ]
+        return {"subtopologies": subs, "global_tables": global_tables}
+
     def __str__(self) -> str:
         return self.describe()

@@ -106,6 +106,10 @@ def recorded_end(metadata: str | None) -> int | None:
 
 
 class BoundedRun:
+    def fresh(self) -> BoundedRun:
+        """For a replacement thread: the same settings, ends read again at assignment."""
+        return BoundedRun(self.flush_windows)
+
     def __init__(self, flush_windows: bool) -> None:
         self.flush_windows = flush_windows
         self.ends: dict[TopicPartition, int] = {}

@@ -73,6 +73,11 @@ class TopicManager:
         resolved.update({self.actual(s): n for s, n in changelogs.items()})
         return resolved
 
+    def ensure(self, suffix: str, partitions: int) -> str:
+        """An internal topic of the application beyond the topology's own; its name."""
+        self._create({suffix: partitions}, self.partition_counts())
+        return self.actual(suffix)
+
     def _changelog_counts(self, topology: Topology, counts: dict[str, int]) -> dict[str, int]:
         """One changelog partition per task: as many as the store's sub-topology has inputs."""
         result = {}

@@ -35,6 +35,17 @@ from .state import State
 from .state_manager import make_state_manager
 from .task import StreamTask
 from .transactions import InstanceDirectory, TransactionAborted, Transactions
+from .uncaught import (
+    REPLACE_THREAD,
+    SHUTDOWN_APPLICATION,
+    SHUTDOWN_CLIENT,
+    SIGNAL_SUFFIX,
+    ApplicationShutdownRequested,
+    ShutdownSignal,
+    StreamThreadExceptionResponse,
+    UncaughtExceptionHandler,
+    decide,
+)
 
 log = logging.getLogger("kstreamlite.runtime")
 
@@ -73,6 +84,8 @@ class StreamThread(threading.Thread):
         config: StreamsConfig,
         metrics: StreamsMetrics,
         set_state: Callable[[State], None],
+        handler: UncaughtExceptionHandler | None = None,
+        on_replace: Callable[[StreamThread], None] | None = None,
     ) -> None:
         super().__init__(name=f"kstreamlite-{config.application_id}", daemon=True)
         self._topology = topology
@@ -81,6 +94,11 @@ class StreamThread(threading.Thread):
         self._set_state = set_state
         self._stop_requested = threading.Event()
         self.error: BaseException | None = None
+        # The uncaught-exception policy: the handler's answer when this thread failed.
+        self._handler = handler
+        self._on_replace = on_replace
+        self.response: StreamThreadExceptionResponse | None = None
+        self._signal: ShutdownSignal | None = None
         self.tasks: dict[str, StreamTask] = {}
         self._task_of: dict[tuple[str, int], StreamTask] = {}
         self._committed: dict[tuple[str, int], tuple[int, str]] = {}  # offset, metadata
@@ -103,6 +121,10 @@ class StreamThread(threading.Thread):
         # An aborted transaction undid every task's work since the last commit: rebuild them.
         self._restart_needed = False
         self._latency_of: dict[str, Any] = {}  # task id -> its process-latency histogram
+        # For the status page, refreshed with the metrics: records/s per task, lag per input.
+        self.task_rates: dict[str, float] = {}
+        self._lag: dict[tuple[str, int], int] = {}
+        self._rates_at = time.monotonic()
         # Set before start() for app.run(bounded=True): stop once the topics' current ends
         # are processed; ``summary`` is what it did.
         self.bounded: BoundedRun | None = None
@@ -121,16 +143,39 @@ class StreamThread(threading.Thread):
         try:
             self._start_clients()
             self._loop()
-        except BaseException as exc:  # every failure ends in ERROR, never a silent stop
+        except BaseException as exc:  # every failure is decided on, never a silent stop
             self.error = exc
             self._failed = True
             log.error(
                 "stream thread failed: %s", exc, exc_info=not isinstance(exc, KStreamliteError)
             )
-            self._set_state(State.PENDING_ERROR)
+            self.response = self._respond(exc)
+            if self.response is not REPLACE_THREAD:
+                self._set_state(State.PENDING_ERROR)
         finally:
             self._shutdown()
+        if self.response is REPLACE_THREAD and self._on_replace is not None:
+            self._on_replace(self)
+            return
         self._set_state(State.ERROR if self._failed else State.NOT_RUNNING)
+
+    def _respond(self, exc: BaseException) -> StreamThreadExceptionResponse:
+        if isinstance(exc, ApplicationShutdownRequested) or self._stop_requested.is_set():
+            return SHUTDOWN_CLIENT
+        response = decide(self._handler, exc)
+        log.error("uncaught exception policy: %s", response.name)
+        if response is SHUTDOWN_APPLICATION:
+            if self._signal is None:
+                log.error(
+                    "no shutdown-signal topic (the thread failed while starting); only "
+                    "this instance stops"
+                )
+            else:
+                try:
+                    self._signal.send(self._config.application_id, exc)
+                except Exception as send_exc:
+                    log.error("could not signal the application's shutdown: %s", send_exc)
+        return response
 
     def _start_clients(self) -> None:
         config = self._config
@@ -162,6 +207,12 @@ class StreamThread(threading.Thread):
             self._txn = Transactions(self._producer, transactional_id, timeout_s)
             self._txn.start()
         self._errors = ErrorHandling(config, self._collector, self._metrics)
+        if self._handler is not None:
+            self._signal = ShutdownSignal(
+                topics.ensure(SIGNAL_SUFFIX, 1),
+                clients.consumer_config(config),
+                clients.producer_config(config),
+            )
         self._make_state = functools.partial(
             make_state_manager,
             state_dir=config.state_dir,
@@ -244,12 +295,23 @@ class StreamThread(threading.Thread):
             elif now >= next_metrics:
                 self._publish_metrics()
                 next_metrics = now + METRICS_INTERVAL_S
+                if self._signal is not None:
+                    self._check_shutdown_signal(self._signal)
             if self._restart_needed:
                 self._restart_tasks()
             if self.bounded is not None and self._bounded_step(consumer, self.bounded):
                 log.info("bounded run done: every assigned partition reached its end")
                 self._set_state(State.PENDING_SHUTDOWN)
                 break
+
+    def _check_shutdown_signal(self, signal: ShutdownSignal) -> None:
+        received = signal.poll()
+        if received is not None:
+            raise ApplicationShutdownRequested(
+                f"another instance of {self._config.application_id!r} "
+                f"({received.get('from', 'unknown host')}) asked the whole application to shut "
+                f"down after its uncaught exception: {received.get('error', 'unknown error')}"
+            )
 
     def _bounded_step(self, consumer: Consumer, bounded: BoundedRun) -> bool:
         """Finish the tasks that have read everything; True once all have."""
@@ -521,11 +583,15 @@ class StreamThread(threading.Thread):
         """Move the tasks' plain-int counts into the registry; refresh lag and gauges."""
         metrics, app = self._metrics, self._config.application_id
         bounded = self.bounded
+        now = time.monotonic()
+        elapsed, self._rates_at = max(now - self._rates_at, 1e-3), now
+        rates = {}
         for task in self.tasks.values():
             consumed = task.drain_consumed()
             for topic, count in consumed.items():
                 metrics.record_consumed(task.id, topic, count)
             processed = task.drain_processed(consumed)
+            rates[task.id] = processed / elapsed
             if processed:
                 metrics.processed.labels(app, task.id).inc(processed)
             for kind, count in task.drain_punctuated().items():
@@ -539,15 +605,19 @@ class StreamThread(threading.Thread):
                 bounded.count(consumed, produced)
         assert self._collector is not None
         metrics.record_produced(self._collector.drain_extra_sent())
+        self.task_rates = rates
         self._publish_gauges()
 
     def _publish_gauges(self) -> None:
         metrics, app = self._metrics, self._config.application_id
         metrics.lag.clear()
+        lags = {}
         for tp, task in list(self._task_of.items()):
             lag = self._unfetched(task, tp)
             if lag is not None:
+                lags[tp] = lag
                 metrics.lag.labels(app, task.id, tp[0], str(tp[1])).set(lag)
+        self._lag = lags
         metrics.watermark.clear()
         metrics.store_entries.clear()
         for task in self.tasks.values():
@@ -561,6 +631,37 @@ class StreamThread(threading.Thread):
         if self._restorer is not None:
             for (task_id, store), left in self._restorer.remaining().items():
                 metrics.restore_remaining.labels(app, task_id, store).set(left)
+
+    def task_snapshot(self) -> list[dict[str, Any]]:
+        """What the status page shows of each task. Called from another thread: reads
+        copies, and the figures are those of the last metrics refresh."""
+        inputs: dict[str, list[dict[str, Any]]] = {}
+        for tp, task in list(self._task_of.items()):
+            inputs.setdefault(task.id, []).append(
+                {
+                    "topic": tp[0],
+                    "partition": tp[1],
+                    "position": task.offsets.get(tp),
+                    "lag": self._lag.get(tp),
+                }
+            )
+        restoring = {task.id for task in list(self._restoring)}
+        out = []
+        for task in list(self.tasks.values()):
+            out.append(
+                {
+                    "id": task.id,
+                    "state": "restoring" if task.id in restoring else "running",
+                    "partitions": sorted(
+                        inputs.get(task.id, []), key=lambda p: (p["topic"], p["partition"])
+                    ),
+                    "watermark": task.watermark,
+                    "stream_time": task.stream_time,
+                    "records_per_second": round(self.task_rates.get(task.id, 0.0), 1),
+                    "stores": sorted(task.state.stores) if task.state is not None else [],
+                }
+            )
+        return sorted(out, key=lambda t: t["id"])
 
     def _end_offset(self, topic: str, partition: int) -> int:
         # Asked of the idle restore consumer: the main consumer would answer only after
@@ -801,6 +902,8 @@ class StreamThread(threading.Thread):
         if self.bounded is not None and not self._failed:
             self.summary = self.bounded.summary()
             log.info("%s", self.summary)
+        if self._signal is not None:
+            self._signal.close()
         if self._instance_dir is not None:
             self._instance_dir.close()
         log.info("application %s stopped", self._config.application_id)

@@ -18,12 +18,14 @@ from .._time import to_millis
 from ..config import StreamsConfig
 from ..errors import ConfigError, IllegalStateError, InvalidStateStoreError, TopologyError
 from ..metrics import StreamsMetrics
+from ..ops.server import StatusServer
 from ..state.builders import KeyValueStoreBuilder
 from ..state.kv import ReadOnlyKeyValueStore
 from ..topology import Topology
 from .bounded import BoundedRun, BoundedRunSummary, check_acyclic
 from .state import TRANSITIONS, State
 from .stream_thread import StreamThread
+from .uncaught import UncaughtExceptionHandler
 
 log = logging.getLogger("kstreamlite.streams")
 
@@ -52,7 +54,20 @@ class KafkaStreams:
         self._state_changed = threading.Condition(self._state_lock)
         self._listener: StateListener | None = None
         self._rebalance_started: float | None = None
-        self._thread = StreamThread(topology, config, self._metrics, self._transition)
+        self._handler: UncaughtExceptionHandler | None = None
+        self._started_at: float | None = None
+        self._status: StatusServer | None = None
+        self._thread = self._new_thread()
+
+    def _new_thread(self) -> StreamThread:
+        return StreamThread(
+            self.topology,
+            self.config,
+            self._metrics,
+            self._transition,
+            handler=self._handler,
+            on_replace=self._replace_thread,
+        )
 
     # ---- state ----
 
@@ -70,6 +85,41 @@ class KafkaStreams:
         if self._state is not State.CREATED:
             raise IllegalStateError("set_state_listener() must be called before start()")
         self._listener = listener
+
+    def set_uncaught_exception_handler(self, handler: UncaughtExceptionHandler | None) -> None:
+        """``handler(exception)`` decides what a failed stream thread does: return
+        REPLACE_THREAD (drop its tasks, start a new thread that rejoins and re-reads from
+        the last commit), SHUTDOWN_CLIENT (this instance stops in ERROR, the default) or
+        SHUTDOWN_APPLICATION (every instance of the application stops in ERROR)."""
+        if self._state is not State.CREATED:
+            raise IllegalStateError(
+                "set_uncaught_exception_handler() must be called before start()"
+            )
+        if handler is not None and not callable(handler):
+            raise ConfigError(
+                "the uncaught exception handler must be a function of the exception returning "
+                "a StreamThreadExceptionResponse"
+            )
+        self._handler = handler
+        self._thread = self._new_thread()
+
+    def _replace_thread(self, failed: StreamThread) -> None:
+        """REPLACE_THREAD: called by the failed thread as its last act."""
+        with self._state_lock:
+            if self._state in (State.PENDING_SHUTDOWN, State.NOT_RUNNING):
+                self._transition(State.NOT_RUNNING)
+                return
+            self._metrics.thread_replacements.labels(self.config.application_id).inc()
+            log.warning(
+                "replacing the failed stream thread (%s); its tasks start again from the last "
+                "commit",
+                failed.error,
+            )
+            self._transition(State.REBALANCING)
+            thread = self._new_thread()
+            thread.bounded = None if failed.bounded is None else failed.bounded.fresh()
+            self._thread = thread
+            thread.start()
 
     def _transition(self, new: State) -> None:
         with self._state_lock:
@@ -113,6 +163,12 @@ class KafkaStreams:
                     f"start() can be called once, on a new instance (state is {self._state.name})"
                 )
             self._transition(State.REBALANCING)
+            self._started_at = time.monotonic()
+            if self.config.metrics_port is not None:
+                self._status = StatusServer(
+                    self, self.config.metrics_port, self.config.metrics_host
+                )
+                self._status.start()
         self._thread.start()
 
     def run(self, bounded: bool = False) -> BoundedRunSummary | None:
@@ -130,10 +186,11 @@ class KafkaStreams:
         previous = self._install_signal_handlers()
         try:
             self.start()
-            while self._thread.is_alive():
+            while self._thread.is_alive():  # a replaced thread starts its successor first
                 self._thread.join(0.2)
         finally:
             self._restore_signal_handlers(previous)
+            self._stop_status()
         if self._thread.error is not None:
             raise self._thread.error
         return self._thread.summary
@@ -147,11 +204,23 @@ class KafkaStreams:
                 self._transition(State.NOT_RUNNING)
                 return True
             self._transition(State.PENDING_SHUTDOWN)
-        self._thread.request_stop()
-        if threading.current_thread() is self._thread:
-            return False  # called from a listener or processor: cannot wait for ourselves
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            thread = self._thread
+            thread.request_stop()
+            if threading.current_thread() is thread:
+                return False  # called from a listener or processor: cannot wait for ourselves
+            thread.join(max(deadline - time.monotonic(), 0))
+            if thread is self._thread or thread.is_alive():  # else it was replaced: stop that one
+                break
+        if not thread.is_alive():
+            self._stop_status()
+        return not thread.is_alive()
+
+    def _stop_status(self) -> None:
+        status, self._status = self._status, None
+        if status is not None:
+            status.stop()
 
     def wait_for_state(self, *states: State, timeout: int | timedelta = 30_000) -> bool:
         """Block until the instance is in one of ``states``; False on timeout."""
@@ -198,8 +267,28 @@ class KafkaStreams:
         return ReadOnlyKeyValueStore(name, stores)
 
     def metrics(self) -> dict[str, float]:
-        """Current values of this instance's counters, ``name{labels}`` -> value."""
+        """Current values of this instance's metrics, ``name{labels}`` -> value: counters
+        (``*_total``), gauges, and histograms' ``_count`` and ``_sum``."""
         return self._metrics.snapshot()
+
+    @property
+    def status_url(self) -> str | None:
+        """The status page's address while ``metrics_port`` is served, else None."""
+        return None if self._status is None else self._status.url
+
+    @property
+    def uptime_s(self) -> float:
+        return 0.0 if self._started_at is None else time.monotonic() - self._started_at
+
+    def task_snapshot(self) -> list[dict[str, Any]]:
+        """This instance's tasks as the status page shows them: id, state, input
+        partitions with position and lag, watermark, records/s, stores."""
+        for _ in range(5):  # the stream thread may reassign while we copy
+            try:
+                return self._thread.task_snapshot()
+            except RuntimeError:
+                time.sleep(0.01)
+        return []
 
     @property
     def metrics_registry(self) -> Any:
