@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 import uuid
@@ -23,11 +22,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from kstreamlite import KafkaStreams, State, StreamsConfig
+from kstreamlite import KafkaStreams, State
 from kstreamlite.local import broker_or_local
 
+from .._console import (
+    CLOSE_TIMEOUT_MS,
+    add_bootstrap_argument,
+    app_failed,
+    log_warnings,
+    open_reader,
+    poll_records,
+    streams_config,
+    warn_if_not_closed,
+)
 from .generator import BankData, generate, produce_reference_data, produce_transactions
 from .reference import expected_outputs
 from .topics import Topics, create_topics
@@ -51,37 +59,17 @@ class Outcome:
 
 
 class OutputReader:
-    """Reads both output topics from the beginning (assign: no group join), keeping this
-    run's records. Counts what it reads; never trusts end offsets (BROKER-NOTES.md 2)."""
+    """Reads both output topics from the beginning, keeping this run's records (by the run
+    tag of their keys: an earlier run's are there on a broker of your own)."""
 
     def __init__(self, bootstrap: str, topics: Topics, prefix: str, outcome: Outcome) -> None:
         self._prefix = prefix.encode()
         self._outcome = outcome
         self._by_topic = {topics.credits: outcome.credits, topics.debits: outcome.debits}
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"{APPLICATION_ID}-reader",
-                "enable.auto.commit": False,
-                "fetch.queue.backoff.ms": 10,
-            }
-        )
-        metadata = self._consumer.list_topics(timeout=10).topics
-        self._consumer.assign(
-            [
-                TopicPartition(topic, p, OFFSET_BEGINNING)
-                for topic in self._by_topic
-                for p in metadata[topic].partitions
-            ]
-        )
+        self._consumer = open_reader(bootstrap, f"{APPLICATION_ID}-reader", self._by_topic)
 
     def poll(self, timeout: float = 0.2) -> None:
-        for msg in self._consumer.consume(5_000, timeout):
-            error = msg.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"reading the outputs: {error}")
-                continue
+        for msg in poll_records(self._consumer, "the outputs", max_messages=5_000, timeout=timeout):
             key = msg.key()
             if key is None or not key.startswith(self._prefix):
                 continue  # an earlier run's record
@@ -124,13 +112,7 @@ def run(
         if isinstance(key, str) and key.startswith(prefix):
             outcome.unrouted[key] = reason
 
-    config = StreamsConfig(
-        application_id=application_id,
-        bootstrap_servers=bootstrap,
-        commit_interval_ms=1_000,
-        # A short session timeout keeps the group join near 3 s on Tansu (BROKER-NOTES.md 3).
-        consumer_config={"session.timeout.ms": 6_000, "heartbeat.interval.ms": 1_000},
-    )
+    config = streams_config(application_id, bootstrap)
     app = KafkaStreams(build_topology(**topics.as_kwargs(), on_unrouted=on_unrouted), config)
     reader = OutputReader(bootstrap, topics, prefix, outcome)
     total = len(data.transactions)
@@ -140,8 +122,7 @@ def run(
         app.start()
         deadline = started + timeout
         while outcome.handled < total:
-            if app.state is State.ERROR:
-                print(f"the application failed: {app.exception!r}", file=sys.stderr)
+            if app_failed(app):
                 return 1
             if running_at is None and app.state is State.RUNNING:
                 running_at = time.monotonic()
@@ -156,15 +137,15 @@ def run(
         done = time.monotonic()
     finally:
         reader.close()
-        closed = app.close(30_000)
+        closed = app.close(CLOSE_TIMEOUT_MS)
     running_at = running_at or started
     _print_summary(
         data, outcome, topics, startup=running_at - started, processing=done - running_at
     )
     ok = _check(data, outcome)
-    if not closed:
-        print("the application did not close within 30 s", file=sys.stderr)
-    return 0 if ok and closed else 1
+    if not warn_if_not_closed(closed):
+        return 1
+    return 0 if ok else 1
 
 
 def _print_summary(
@@ -228,18 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=2_500, metavar="N", help="2,500")
     parser.add_argument("--customers", type=int, default=1_000, metavar="N", help="1,000")
     parser.add_argument("--seed", type=int, default=42, help="of the data generator (42)")
-    parser.add_argument(
-        "--bootstrap",
-        metavar="HOST:PORT",
-        default=os.environ.get("KSTREAMLITE_BOOTSTRAP_SERVERS"),
-        help="a Kafka broker to use (default: start a local one)",
-    )
+    add_bootstrap_argument(parser)
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for the outputs (120)"
     )
     parser.add_argument("--describe", action="store_true", help="print the topology first")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log_warnings()
     # A quiet example: the reported transactions are counted in the summary instead.
     logging.getLogger("examples.banking").setLevel(logging.ERROR)
 

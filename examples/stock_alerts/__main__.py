@@ -14,55 +14,34 @@ end of ``stock-alerts``, so only this run's alerts are printed.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    TopicPartition,
-)
-from confluent_kafka.admin import AdminClient, NewTopic
-
-from kstreamlite import KafkaStreams, State, StreamsConfig
+from kstreamlite import KafkaStreams
 from kstreamlite.local import broker_or_local
 
+from .._console import (
+    CLOSE_TIMEOUT_MS,
+    AlertPrinter,
+    CtrlC,
+    add_bootstrap_argument,
+    add_duration_argument,
+    app_failed,
+    create_topics,
+    log_warnings,
+    open_reader,
+    poll_json,
+    streams_config,
+    warn_if_not_closed,
+)
 from .app import DEFAULT_THRESHOLD, SINK, SOURCE, build_topology
 from .generator import live, producer, send
 
 APPLICATION_ID = "stock-alerts"
 PARTITIONS = 3
-
-
-def create_topics(bootstrap: str, names: tuple[str, ...] = (SOURCE, SINK)) -> list[str]:
-    """Create whichever of the topics do not exist yet (idempotent); return those created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    missing = [n for n in names if n not in admin.list_topics(timeout=10).topics]
-    created = []
-    if missing:
-        futures = admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in missing])
-        for name, future in futures.items():
-            try:
-                future.result(timeout=30)
-                created.append(name)
-            except KafkaException as exc:  # created meanwhile by someone else: fine
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
-    deadline = time.monotonic() + 30
-    while not all(n in admin.list_topics(timeout=10).topics for n in names):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topics {names} did not appear within 30 s")
-        time.sleep(0.1)
-    return created
 
 
 class Generator(threading.Thread):
@@ -107,64 +86,41 @@ def format_alert(count: int, alert: dict[str, Any]) -> str:
 def run(
     bootstrap: str, *, duration: float, threshold: float, rate: float, seed: int, fresh: bool
 ) -> int:
-    created = create_topics(bootstrap)
+    created = create_topics(bootstrap, [SOURCE, SINK], PARTITIONS)
     print(f"topics {SOURCE}, {SINK}: {len(created)} created")
-    config = StreamsConfig(
-        application_id=APPLICATION_ID,
-        bootstrap_servers=bootstrap,
-        commit_interval_ms=1_000,
-        # A short session timeout keeps the group join near 3 s on Tansu (BROKER-NOTES.md 3).
-        consumer_config={"session.timeout.ms": 6_000, "heartbeat.interval.ms": 1_000},
-    )
-    app = KafkaStreams(build_topology(threshold), config)
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{APPLICATION_ID}-printer",
-            "enable.auto.commit": False,
-            "fetch.queue.backoff.ms": 10,
-        }
-    )
-    partitions = reader.list_topics(SINK, timeout=10).topics[SINK].partitions
-    start = OFFSET_BEGINNING if fresh else OFFSET_END
-    reader.assign([TopicPartition(SINK, p, start) for p in partitions])
+    app = KafkaStreams(build_topology(threshold), streams_config(APPLICATION_ID, bootstrap))
+    # On a broker of your own, start at the end: only this run's alerts are printed.
+    reader = open_reader(bootstrap, f"{APPLICATION_ID}-printer", [SINK], from_beginning=fresh)
     generator = Generator(bootstrap, rate, seed)
-    alerts = 0
+    alerts = AlertPrinter(format_alert)
     status = 0
     print(
         f"watching {SOURCE} for moves of {threshold:.1%} or more within 60 s "
         f"({rate:g} updates/s, {duration:g} s; Ctrl-C stops)"
     )
     try:
-        app.start()
-        generator.start()
-        deadline = time.monotonic() + duration
-        while time.monotonic() < deadline:
-            if app.state is State.ERROR:
-                print(f"the application failed: {app.exception!r}", file=sys.stderr)
-                status = 1
-                break
-            if generator.error is not None:
-                print(f"the generator failed: {generator.error!r}", file=sys.stderr)
-                status = 1
-                break
-            for msg in reader.consume(500, 0.2):
-                error = msg.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        raise RuntimeError(f"reading {SINK}: {error}")
-                    continue
-                alerts += 1
-                print(format_alert(alerts, orjson.loads(msg.value())), flush=True)
-    except KeyboardInterrupt:
-        print("\ninterrupted")
+        with CtrlC() as ctrl_c:
+            app.start()
+            generator.start()
+            deadline = time.monotonic() + duration
+            while time.monotonic() < deadline and not ctrl_c.pressed:
+                if app_failed(app):
+                    status = 1
+                    break
+                if generator.error is not None:
+                    print(f"the generator failed: {generator.error!r}", file=sys.stderr)
+                    status = 1
+                    break
+                for alert in poll_json(reader, SINK, max_messages=500):
+                    alerts.show(alert)
+        if ctrl_c.pressed:
+            print("\ninterrupted")
     finally:
         generator.stop()
-        closed = app.close(30_000)
+        closed = app.close(CLOSE_TIMEOUT_MS)
         reader.close()
-    print(f"\n{generator.sent:,} updates sent, {alerts:,} alerts")
-    if not closed:
-        print("the application did not close within 30 s", file=sys.stderr)
+    print(f"\n{generator.sent:,} updates sent, {alerts.count:,} alerts")
+    if not warn_if_not_closed(closed):
         status = 1
     return status
 
@@ -175,24 +131,19 @@ def main(argv: list[str] | None = None) -> int:
         description="Alerts on stock prices moving by the threshold or more within 60 s, "
         "on a local broker unless --bootstrap is given.",
     )
-    parser.add_argument("--duration", type=float, default=20.0, metavar="S", help="(20)")
+    add_duration_argument(parser, help="(20)")
     parser.add_argument(
         "--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X", help="(0.05: 5 %%)"
     )
     parser.add_argument("--rate", type=float, default=10.0, metavar="N", help="updates/s (10)")
     parser.add_argument("--seed", type=int, default=42, help="of the price generator (42)")
-    parser.add_argument(
-        "--bootstrap",
-        metavar="HOST:PORT",
-        default=os.environ.get("KSTREAMLITE_BOOTSTRAP_SERVERS"),
-        help="a Kafka broker to use (default: start a local one)",
-    )
+    add_bootstrap_argument(parser)
     args = parser.parse_args(argv)
     if not 0 < args.threshold < 1:
         parser.error("--threshold must be between 0 and 1")
     if args.rate <= 0 or args.duration <= 0:
         parser.error("--rate and --duration must be positive")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log_warnings()
     with broker_or_local(args.bootstrap) as bootstrap:
         return run(
             bootstrap,
