@@ -59,6 +59,8 @@ WAITING_QUEUE_LIMIT = 20_000
 # Counters, lag and watermark gauges are published this often between commits (a commit
 # publishes too): under at-least-once a commit may be 30 s away.
 METRICS_INTERVAL_S = 1.0
+# How often an instance with an uncaught-exception handler looks for a shutdown signal.
+SIGNAL_INTERVAL_S = 0.5
 # Offset commit errors that mean "not now" (broker unreachable, group rebalancing).
 RETRY_COMMIT_ERRORS = frozenset(
     {
@@ -268,7 +270,7 @@ class StreamThread(threading.Thread):
         timeout = self._config.poll_timeout_ms / 1000
         interval = self._config.effective_commit_interval_ms / 1000
         next_commit = time.monotonic() + interval
-        next_metrics = time.monotonic() + METRICS_INTERVAL_S
+        next_metrics = next_signal_check = time.monotonic() + METRICS_INTERVAL_S
         while not self._stop_requested.is_set():
             # While tasks restore, the main consumer still polls (membership, heartbeats,
             # other tasks' records) but must not sit in a long poll between restore batches.
@@ -295,8 +297,9 @@ class StreamThread(threading.Thread):
             elif now >= next_metrics:
                 self._publish_metrics()
                 next_metrics = now + METRICS_INTERVAL_S
-                if self._signal is not None:
-                    self._check_shutdown_signal(self._signal)
+            if self._signal is not None and now >= next_signal_check:
+                self._check_shutdown_signal(self._signal)
+                next_signal_check = now + SIGNAL_INTERVAL_S
             if self._restart_needed:
                 self._restart_tasks()
             if self.bounded is not None and self._bounded_step(consumer, self.bounded):
