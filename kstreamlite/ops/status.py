@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..runtime.streams import KafkaStreams
 
-NODE_WIDTH = 190
-NODE_HEIGHT = 40
+NODE_WIDTH = 250
+NODE_HEIGHT = 48
 LAYER_GAP = 34
 COLUMN_GAP = 24
-STORE_WIDTH = 150
+STORE_WIDTH = 200
 
 
 def status_snapshot(app: KafkaStreams) -> dict[str, Any]:

@@ -263,14 +263,15 @@ def test_status_page_in_a_browser(
         assert "Sub-topology 0" in _text(browser, "#topology")
         node = svg.find_element("css selector", f"g.node.source[data-name='{source_node}']")
         assert node.is_displayed()
-        assert node.text.startswith("SOURCE"), node.text
+        assert node.find_element("css selector", "text.topic").text == f"reads {source}"
         hover = node.find_element("css selector", "title").get_attribute("textContent")
         assert hover == f"source: {source_node} ({source})"
         store = svg.find_element("css selector", f"g.store[data-name='{STORE}']")
         assert store.is_displayed() and STORE in store.text
         sinks = svg.find_elements("css selector", "g.node.sink")
         assert [s.get_attribute("data-name") for s in sinks] == [sink_node]
-        assert sinks[0].is_displayed() and sinks[0].text.startswith("SINK")
+        assert sinks[0].is_displayed()
+        assert sinks[0].find_element("css selector", "text.topic").text == f"writes {sink}"
         hover = sinks[0].find_element("css selector", "title").get_attribute("textContent")
         assert hover == f"sink: {sink_node} ({sink})"
         assert len(svg.find_elements("css selector", "g.node.processor")) == 2
@@ -303,6 +304,7 @@ def test_status_page_in_a_browser(
         )
         refreshed = browser.find_element("css selector", "#refreshed")
         assert "stale" in refreshed.get_attribute("class").split()
+        assert _text(browser, "#state") == "UNREACHABLE"
         assert refreshed.is_displayed()
         assert browser.execute_script("return window.kstreamliteTestMarker;") == "same page"
         browser.save_screenshot(str(tmp_path / "status_page_after_close.png"))
