@@ -67,7 +67,8 @@ class StatusServer:
         log.info("status page and metrics on %s (/metrics, /health)", self.url)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever: only if it runs
+            self._server.shutdown()
         self._server.server_close()
 
 

@@ -68,3 +68,45 @@ def test_describe_prints_the_topology(capsys):
 def test_factory_spec_must_be_module_colon_name(bad, capsys):
     assert main(["describe", bad]) == 1
     assert "MODULE:FACTORY" in capsys.readouterr().err
+
+
+# ---- the status page on run, sql explain, reset's argument checks ----
+
+
+def test_run_serves_the_status_page_on_a_free_port_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("KSTREAMLITE_METRICS_PORT", raising=False)
+    assert _run_config(args("--application-id", "a")).metrics_port == 0
+    assert _run_config(args("--application-id", "a", "--metrics-port", "9464")).metrics_port == 9464
+    assert _run_config(args("--application-id", "a", "--no-status")).metrics_port is None
+    monkeypatch.setenv("KSTREAMLITE_METRICS_PORT", "9100")
+    assert _run_config(args("--application-id", "a")).metrics_port == 9100
+
+
+def test_sql_explain_prints_the_compiled_topology(capsys):
+    assert main(["sql", "explain", "examples/temperature/fire_alerts.sql"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Topologies:")
+    assert "(topics: [sensor-readings])" in out
+    assert "(topic: fire-alerts)" in out
+
+
+def test_sql_errors_show_the_line_and_a_caret(tmp_path, capsys):
+    script = tmp_path / "bad.sql"
+    script.write_text("CREATE STREAM s (id VARCHAR KEY) WITH (KAFKA_TOPIC='t');\nSELEC 1;\n")
+    assert main(["sql", "explain", str(script)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2" in err and "SELEC 1;" in err and "^" in err
+    assert main(["sql", "explain", str(tmp_path / "missing.sql")]) == 1
+    assert "cannot read SQL script" in capsys.readouterr().err
+
+
+def test_reset_refuses_a_time_that_is_not_iso_8601(capsys):
+    argv = ["reset", "--application-id", "a", "--bootstrap-servers", "127.0.0.1:1"]
+    assert main([*argv, "--to-datetime", "yesterday"]) == 1
+    assert "--to-datetime 'yesterday' is not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_reset_and_topics_name_the_missing_application_id(capsys, monkeypatch):
+    monkeypatch.delenv("KSTREAMLITE_APPLICATION_ID", raising=False)
+    assert main(["reset", "--bootstrap-servers", "127.0.0.1:1"]) == 1
+    assert "--application-id is required" in capsys.readouterr().err
