@@ -87,6 +87,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         "state_dir",
         "processing_guarantee",
         "metrics_port",
+        "metrics_host",
     ):
         value = getattr(args, name, None)
         if value is not None:
@@ -97,6 +98,8 @@ def _run_config(args: argparse.Namespace) -> Any:
         settings["metrics_port"] = None
     elif "metrics_port" not in settings and "metrics_port" not in _env_fields():
         settings["metrics_port"] = 0  # the status page on a free port, printed at start
+        if "metrics_host" not in settings and "metrics_host" not in _env_fields():
+            settings["metrics_host"] = "127.0.0.1"  # not on the network unless asked
     try:
         return StreamsConfig(**settings)
     except ValueError as exc:  # pydantic's ValidationError names each field
@@ -308,6 +311,12 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="port of the status page, /health and /metrics (default: a free port, printed)",
+    )
+    run.add_argument(
+        "--metrics-host",
+        dest="metrics_host",
+        default=None,
+        help="address to serve them on (default 127.0.0.1 with the free port, else 0.0.0.0)",
     )
     run.add_argument("--no-status", action="store_true", help="serve no status page or metrics")
 

@@ -6,6 +6,8 @@ never touch a metric per record: tasks count in plain ints and publish per batch
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Per-record processing time, observed once per batch as the batch mean: from a few
@@ -34,6 +36,7 @@ class StreamsMetrics:
     def __init__(self, application_id: str) -> None:
         self.application_id = application_id
         self.registry = CollectorRegistry(auto_describe=True)
+        self._gauge_series: dict[int, set[tuple[str, ...]]] = {}
         app = ["application_id"]
         self.consumed = Counter(
             "kstreamlite_records_consumed",
@@ -151,6 +154,22 @@ class StreamsMetrics:
             [*app, "outcome"],
             registry=self.registry,
         )
+
+    def set_gauge(self, gauge: Gauge, values: dict[tuple[str, ...], float]) -> None:
+        """Set these series of ``gauge`` and remove its other series."""
+        for labels, value in values.items():
+            gauge.labels(*labels).set(value)
+        known = self._gauge_series.setdefault(id(gauge), set())
+        for labels in known - values.keys():
+            with contextlib.suppress(KeyError):
+                gauge.remove(*labels)
+        self._gauge_series[id(gauge)] = set(values)
+
+    def clear_gauges(self) -> None:
+        """A stopped thread exports no stale lag or watermark."""
+        for gauge in (self.lag, self.watermark, self.store_entries, self.restore_remaining):
+            gauge.clear()
+        self._gauge_series.clear()
 
     def record_skipped(self, reason: str, topic: str | None, dead_lettered: bool) -> None:
         self.skipped.labels(self.application_id, reason, topic or "").inc()

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from ..errors import BrokerUnavailableError, KStreamliteError
@@ -106,7 +112,18 @@ class ApplicationReset:
         )
 
     def execute(self, plan: ResetPlan, progress: Callable[[str], None]) -> None:
+        """Offsets first, then topics, then local state (Kafka's resetter's order): a reset
+        cut short is rerun, and every step is safe to repeat."""
         app = plan.application_id
+        progress(f"removing the committed offsets of group {app!r} ...")
+        try:
+            self._admin.delete_consumer_groups([app], request_timeout=self._timeout)[app].result()
+        except KafkaException as exc:  # no such group: nothing committed yet
+            progress(f"  (group not deleted: {_reason(exc)})")
+        if plan.offsets:
+            progress(f"committing {plan.to} offsets on {len(plan.offsets)} input partitions ...")
+            self._commit(plan.offsets)
+        failures = []
         if plan.internal_topics:
             progress(f"deleting {len(plan.internal_topics)} internal topics ...")
             futures = self._admin.delete_topics(plan.internal_topics, operation_timeout=30)
@@ -115,18 +132,23 @@ class ApplicationReset:
                     future.result()
                     progress(f"  deleted {name}")
                 except KafkaException as exc:
-                    raise KStreamliteError(f"could not delete topic {name!r}: {exc}") from exc
-        progress(f"removing the committed offsets of group {app!r} ...")
-        try:
-            self._admin.delete_consumer_groups([app], request_timeout=self._timeout)[app].result()
-        except KafkaException as exc:  # no such group: nothing committed yet
-            progress(f"  (group not deleted: {exc.args[0] if exc.args else exc})")
-        if plan.offsets:
-            progress(f"committing {plan.to} offsets on {len(plan.offsets)} input partitions ...")
-            self._commit(plan.offsets)
+                    if exc.args and exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                        progress(f"  {name} was already gone")
+                    else:
+                        failures.append(f"{name}: {_reason(exc)}")
         if plan.state_dir is not None:
             progress(f"removing local state {plan.state_dir} ...")
-            shutil.rmtree(plan.state_dir)
+            try:
+                shutil.rmtree(plan.state_dir)
+            except OSError as exc:
+                failures.append(f"{plan.state_dir}: {exc}")
+        if failures:
+            raise KStreamliteError(
+                "the reset did not finish: "
+                + "; ".join(failures)
+                + ". Fix the cause (the broker must allow topic deletion, delete.topic.enable, "
+                "and this user must have the rights) and run the reset again"
+            )
         progress(f"reset of {app!r} done: the next run reprocesses its input from {plan.to}")
 
     # ---- broker calls ----
@@ -147,8 +169,13 @@ class ApplicationReset:
             group = self._admin.describe_consumer_groups([app], request_timeout=self._timeout)[
                 app
             ].result()
-        except KafkaException:
-            return  # an unknown group has no members
+        except KafkaException as exc:
+            if _code(exc) == KafkaError.GROUP_ID_NOT_FOUND:
+                return  # an unknown group has no members
+            raise KStreamliteError(
+                f"could not check whether application {app!r} is running ({_reason(exc)}); "
+                "the reset needs to know: retry once the broker answers"
+            ) from exc
         members = list(getattr(group, "members", None) or [])
         if members:
             hosts = sorted({f"{m.client_id}@{m.host}" for m in members})
@@ -163,8 +190,13 @@ class ApplicationReset:
             result = self._admin.list_consumer_group_offsets(
                 [ConsumerGroupTopicPartitions(app)], request_timeout=self._timeout
             )[app].result()
-        except KafkaException:
-            return []
+        except KafkaException as exc:
+            if _code(exc) == KafkaError.GROUP_ID_NOT_FOUND:
+                return []
+            raise KStreamliteError(
+                f"could not read the committed offsets of group {app!r} ({_reason(exc)}); "
+                "retry once the broker answers, or name the inputs with --input-topics"
+            ) from exc
         return [tp for tp in result.topic_partitions if tp.offset >= 0]
 
     def _target_offsets(
@@ -176,30 +208,39 @@ class ApplicationReset:
             {"bootstrap.servers": self._bootstrap, "group.id": f"{self.application_id}-reset"}
         )
         try:
-            if to_datetime is None:
-                return [
-                    TopicPartition(
-                        tp.topic,
-                        tp.partition,
-                        consumer.get_watermark_offsets(tp, timeout=self._timeout)[0],
-                    )
-                    for tp in partitions
-                ]
-            ms = int(to_datetime.timestamp() * 1000)
-            found = consumer.offsets_for_times(
-                [TopicPartition(tp.topic, tp.partition, ms) for tp in partitions],
-                timeout=self._timeout,
-            )
-            targets = []
-            for tp in found:
-                low, high = consumer.get_watermark_offsets(tp, timeout=self._timeout)
-                offset = high if tp.offset < 0 else tp.offset  # nothing that late: the end
-                if not self._is_first_at(consumer, tp, offset, ms, low, high):
-                    offset = self._scan_for_time(consumer, tp, ms, low, high)
-                targets.append(TopicPartition(tp.topic, tp.partition, offset))
-            return targets
+            return self._lookup(consumer, partitions, to_datetime)
+        except KafkaException as exc:
+            raise KStreamliteError(
+                f"could not look up the input offsets to reset to: {_reason(exc)}"
+            ) from exc
         finally:
             consumer.close()
+
+    def _lookup(
+        self, consumer: Consumer, partitions: list[TopicPartition], to_datetime: datetime | None
+    ) -> list[TopicPartition]:
+        if to_datetime is None:
+            return [
+                TopicPartition(
+                    tp.topic,
+                    tp.partition,
+                    consumer.get_watermark_offsets(tp, timeout=self._timeout)[0],
+                )
+                for tp in partitions
+            ]
+        ms = int(to_datetime.timestamp() * 1000)
+        found = consumer.offsets_for_times(
+            [TopicPartition(tp.topic, tp.partition, ms) for tp in partitions],
+            timeout=self._timeout,
+        )
+        targets = []
+        for tp in found:
+            low, high = consumer.get_watermark_offsets(tp, timeout=self._timeout)
+            offset = high if tp.offset < 0 else tp.offset  # nothing that late: the end
+            if not self._is_first_at(consumer, tp, offset, ms, low, high):
+                offset = self._scan_for_time(consumer, tp, ms, low, high)
+            targets.append(TopicPartition(tp.topic, tp.partition, offset))
+        return targets
 
     def _timestamp_at(self, consumer: Consumer, tp: TopicPartition, offset: int) -> int | None:
         consumer.assign([TopicPartition(tp.topic, tp.partition, offset)])
@@ -256,3 +297,13 @@ class ApplicationReset:
             ) from exc
         finally:
             consumer.close()
+
+
+def _code(exc: KafkaException) -> int | None:
+    error = exc.args[0] if exc.args else None
+    return error.code() if isinstance(error, KafkaError) else None
+
+
+def _reason(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else exc
+    return str(error.str() if isinstance(error, KafkaError) else error)

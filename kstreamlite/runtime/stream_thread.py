@@ -95,6 +95,7 @@ class StreamThread(threading.Thread):
         self._metrics = metrics
         self._set_state = set_state
         self._stop_requested = threading.Event()
+        self.started_at = time.monotonic()
         self.error: BaseException | None = None
         # The uncaught-exception policy: the handler's answer when this thread failed.
         self._handler = handler
@@ -142,6 +143,7 @@ class StreamThread(threading.Thread):
     # ---- lifecycle ----
 
     def run(self) -> None:
+        self.started_at = time.monotonic()
         try:
             self._start_clients()
             self._loop()
@@ -155,7 +157,16 @@ class StreamThread(threading.Thread):
             if self.response is not REPLACE_THREAD:
                 self._set_state(State.PENDING_ERROR)
         finally:
-            self._shutdown()
+            try:
+                self._shutdown()
+            except BaseException as exc:  # never leave the instance RUNNING without a thread
+                log.error("shutting the stream thread down failed: %s", exc, exc_info=True)
+                if self.error is None:
+                    self.error = exc
+                self._failed = True
+                if self.response is REPLACE_THREAD:
+                    self.response = SHUTDOWN_CLIENT
+                self._set_state(State.PENDING_ERROR)
         if self.response is REPLACE_THREAD and self._on_replace is not None:
             self._on_replace(self)
             return
@@ -612,28 +623,34 @@ class StreamThread(threading.Thread):
         self._publish_gauges()
 
     def _publish_gauges(self) -> None:
+        """Set every current series, then drop the series that are gone (revoked tasks):
+        a scrape between the two never finds a gauge empty."""
         metrics, app = self._metrics, self._config.application_id
-        metrics.lag.clear()
         lags = {}
+        lag_series = {}
         for tp, task in list(self._task_of.items()):
             lag = self._unfetched(task, tp)
             if lag is not None:
                 lags[tp] = lag
-                metrics.lag.labels(app, task.id, tp[0], str(tp[1])).set(lag)
+                lag_series[(app, task.id, tp[0], str(tp[1]))] = lag
         self._lag = lags
-        metrics.watermark.clear()
-        metrics.store_entries.clear()
+        watermarks = {}
+        entries = {}
         for task in self.tasks.values():
-            metrics.watermark.labels(app, task.id).set(task.watermark)
+            watermarks[(app, task.id)] = task.watermark
             if task.state is not None and task not in self._restoring:
                 for name, store in task.state.stores.items():
-                    entries = getattr(store, "approximate_num_entries", None)
-                    if entries is not None:
-                        metrics.store_entries.labels(app, task.id, name).set(entries())
-        metrics.restore_remaining.clear()
+                    count = getattr(store, "approximate_num_entries", None)
+                    if count is not None:
+                        entries[(app, task.id, name)] = count()
+        remaining = {}
         if self._restorer is not None:
-            for (task_id, store), left in self._restorer.remaining().items():
-                metrics.restore_remaining.labels(app, task_id, store).set(left)
+            for (task_id, store_name), left in self._restorer.remaining().items():
+                remaining[(app, task_id, store_name)] = left
+        metrics.set_gauge(metrics.lag, lag_series)
+        metrics.set_gauge(metrics.watermark, watermarks)
+        metrics.set_gauge(metrics.store_entries, entries)
+        metrics.set_gauge(metrics.restore_remaining, remaining)
 
     def task_snapshot(self) -> list[dict[str, Any]]:
         """What the status page shows of each task. Called from another thread: reads
@@ -862,6 +879,22 @@ class StreamThread(threading.Thread):
     # ---- shutdown ----
 
     def _shutdown(self) -> None:
+        """Commit (unless failed) and close everything; the instance directory's lock and
+        the gauges are released whatever fails on the way."""
+        try:
+            self._close_all()
+        finally:
+            self._metrics.clear_gauges()
+            if self._signal is not None:
+                try:
+                    self._signal.close()
+                except Exception as exc:
+                    log.warning("closing the shutdown-signal consumer: %s", exc)
+            if self._instance_dir is not None:
+                self._instance_dir.close()
+            log.info("application %s stopped", self._config.application_id)
+
+    def _close_all(self) -> None:
         clean = not self._failed
         if clean:
             try:
@@ -905,11 +938,6 @@ class StreamThread(threading.Thread):
         if self.bounded is not None and not self._failed:
             self.summary = self.bounded.summary()
             log.info("%s", self.summary)
-        if self._signal is not None:
-            self._signal.close()
-        if self._instance_dir is not None:
-            self._instance_dir.close()
-        log.info("application %s stopped", self._config.application_id)
 
 
 def _wall_clock_ms() -> int:

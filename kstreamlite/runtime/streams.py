@@ -31,6 +31,12 @@ log = logging.getLogger("kstreamlite.streams")
 
 StateListener = Callable[[State, State], None]
 
+# REPLACE_THREAD: a thread that failed within REPLACE_QUICK_S of its start is replaced
+# after REPLACE_BACKOFF_S, doubling for each such failure in a row, up to the maximum.
+REPLACE_QUICK_S = 30.0
+REPLACE_BACKOFF_S = 0.5
+REPLACE_BACKOFF_MAX_S = 30.0
+
 
 class KafkaStreams:
     """Runs a Topology against Kafka as one member of the consumer group ``application_id``."""
@@ -57,6 +63,8 @@ class KafkaStreams:
         self._handler: UncaughtExceptionHandler | None = None
         self._started_at: float | None = None
         self._status: StatusServer | None = None
+        self._quick_failures = 0  # consecutive replaced threads that failed soon after start
+        self._replace_cancelled = threading.Event()  # close() ends a replacement's wait
         self._thread = self._new_thread()
 
     def _new_thread(self) -> StreamThread:
@@ -104,7 +112,19 @@ class KafkaStreams:
         self._thread = self._new_thread()
 
     def _replace_thread(self, failed: StreamThread) -> None:
-        """REPLACE_THREAD: called by the failed thread as its last act."""
+        """REPLACE_THREAD: called by the failed thread as its last act. A thread that fails
+        soon after it started waits a little longer each time before its successor
+        starts, so a failure that repeats (a dead broker) does not spin."""
+        lived = time.monotonic() - failed.started_at
+        self._quick_failures = self._quick_failures + 1 if lived < REPLACE_QUICK_S else 0
+        delay = min(REPLACE_BACKOFF_S * 2 ** (self._quick_failures - 1), REPLACE_BACKOFF_MAX_S)
+        if self._quick_failures:
+            log.warning(
+                "the stream thread failed %.1f s after it started; replacing it in %.1f s",
+                lived,
+                delay,
+            )
+            self._replace_cancelled.wait(delay)
         with self._state_lock:
             if self._state in (State.PENDING_SHUTDOWN, State.NOT_RUNNING):
                 self._transition(State.NOT_RUNNING)
@@ -116,6 +136,9 @@ class KafkaStreams:
                 failed.error,
             )
             self._transition(State.REBALANCING)
+            if self._state is not State.REBALANCING:  # the state listener closed the app
+                self._transition(State.NOT_RUNNING)
+                return
             thread = self._new_thread()
             thread.bounded = None if failed.bounded is None else failed.bounded.fresh()
             self._thread = thread
@@ -162,13 +185,13 @@ class KafkaStreams:
                 raise IllegalStateError(
                     f"start() can be called once, on a new instance (state is {self._state.name})"
                 )
-            self._transition(State.REBALANCING)
-            self._started_at = time.monotonic()
-            if self.config.metrics_port is not None:
+            if self.config.metrics_port is not None:  # a port in use fails before anything runs
                 self._status = StatusServer(
                     self, self.config.metrics_port, self.config.metrics_host
                 )
                 self._status.start()
+            self._started_at = time.monotonic()
+            self._transition(State.REBALANCING)
         self._thread.start()
 
     def run(self, bounded: bool = False) -> BoundedRunSummary | None:
@@ -205,9 +228,14 @@ class KafkaStreams:
                 return True
             self._transition(State.PENDING_SHUTDOWN)
         deadline = time.monotonic() + timeout_s
+        self._replace_cancelled.set()
         while True:
             thread = self._thread
             thread.request_stop()
+            if thread.ident is None:  # never started (start() failed)
+                self._transition(State.NOT_RUNNING)
+                self._stop_status()
+                return True
             if threading.current_thread() is thread:
                 return False  # called from a listener or processor: cannot wait for ourselves
             thread.join(max(deadline - time.monotonic(), 0))

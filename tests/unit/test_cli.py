@@ -76,6 +76,7 @@ def test_factory_spec_must_be_module_colon_name(bad, capsys):
 def test_run_serves_the_status_page_on_a_free_port_unless_told_otherwise(monkeypatch):
     monkeypatch.delenv("KSTREAMLITE_METRICS_PORT", raising=False)
     assert _run_config(args("--application-id", "a")).metrics_port == 0
+    assert _run_config(args("--application-id", "a")).metrics_host == "127.0.0.1"
     assert _run_config(args("--application-id", "a", "--metrics-port", "9464")).metrics_port == 9464
     assert _run_config(args("--application-id", "a", "--no-status")).metrics_port is None
     monkeypatch.setenv("KSTREAMLITE_METRICS_PORT", "9100")

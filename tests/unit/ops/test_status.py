@@ -129,3 +129,27 @@ def test_the_handler_is_set_before_start_and_must_be_callable():
     app.close()
     with pytest.raises(Exception, match="before start"):
         app.set_uncaught_exception_handler(lambda exc: REPLACE_THREAD)
+
+
+def test_start_on_a_port_in_use_fails_before_anything_runs_and_close_still_works():
+    blocker = StatusServer(_app(), 0, "127.0.0.1")
+    try:
+        app = _app(metrics_port=blocker.port, metrics_host="127.0.0.1")
+        with pytest.raises(Exception, match="is in use"):
+            app.start()
+        assert app.state is State.CREATED
+        assert app.close(1_000) is True
+        assert app.state is State.NOT_RUNNING
+    finally:
+        blocker.stop()
+
+
+def test_gauges_drop_the_series_of_revoked_tasks():
+    app = _app()
+    metrics = app._metrics
+    metrics.set_gauge(metrics.watermark, {("shop", "0_0"): 5, ("shop", "0_1"): 6})
+    metrics.set_gauge(metrics.watermark, {("shop", "0_1"): 7})
+    shown = {k: v for k, v in app.metrics().items() if "watermark" in k}
+    assert shown == {"kstreamlite_task_watermark_ms{application_id=shop,task=0_1}": 7}
+    metrics.clear_gauges()
+    assert not any("watermark" in k for k in app.metrics())
