@@ -25,7 +25,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from ..errors import BrokerUnavailableError, KStreamliteError
+from ..errors import KStreamliteError
+from .topics import partition_counts
 
 INTERNAL_SUFFIXES = ("-changelog", "-repartition")
 SIGNAL_SUFFIX = "-shutdown-signal"
@@ -154,14 +155,7 @@ class ApplicationReset:
     # ---- broker calls ----
 
     def _topics(self) -> dict[str, int]:
-        try:
-            metadata = self._admin.list_topics(timeout=self._timeout)
-        except KafkaException as exc:
-            raise BrokerUnavailableError(
-                f"no Kafka broker answered at {self._bootstrap!r} within {self._timeout:.0f} s; "
-                "check --bootstrap-servers (or KSTREAMLITE_BOOTSTRAP_SERVERS)"
-            ) from exc
-        return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+        return partition_counts(self._bootstrap, self._timeout)
 
     def _refuse_if_active(self) -> None:
         app = self.application_id
