@@ -46,8 +46,9 @@ class StreamsMetrics:
         )
         self.produced = Counter(
             "kstreamlite_records_produced",
-            "Records sent to sink, repartition and dead-letter topics",
-            [*app, "topic"],
+            "Records sent to sink and repartition topics (by task), and to changelog and "
+            "dead-letter topics (task empty)",
+            [*app, "task", "topic"],
             registry=self.registry,
         )
         self.skipped = Counter(
@@ -182,10 +183,10 @@ class StreamsMetrics:
     def record_consumed(self, task_id: str, topic: str, count: int) -> None:
         self.consumed.labels(self.application_id, task_id, topic).inc(count)
 
-    def record_produced(self, counts: dict[str, int]) -> None:
+    def record_produced(self, counts: dict[str, int], task_id: str = "") -> None:
         for topic, count in counts.items():
             if count:
-                self.produced.labels(self.application_id, topic).inc(count)
+                self.produced.labels(self.application_id, task_id, topic).inc(count)
 
     def record_store_operations(self, task_id: str, store: str, counts: dict[str, int]) -> None:
         for operation, count in counts.items():

@@ -614,7 +614,7 @@ class StreamThread(threading.Thread):
                 for name, store in task.state.stores.items():
                     metrics.record_store_operations(task.id, name, store.meter.drain())
             produced = task.drain_produced()
-            metrics.record_produced(produced)
+            metrics.record_produced(produced, task.id)
             if bounded is not None:
                 bounded.count(consumed, produced)
         assert self._collector is not None

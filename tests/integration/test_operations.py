@@ -82,7 +82,10 @@ def test_metrics_and_lifecycle_logs_after_a_known_run(
         # 0 processes the input, sub-topology 1 the repartitioned records.
         assert _metric(app, processed, task="0_0") + _metric(app, processed, task="0_1") == 400
         assert _metric(app, processed) == 800
-        assert _metric(app, "kstreamlite_records_produced_total", topic=sink) >= 20
+        produced = "kstreamlite_records_produced_total"
+        assert _metric(app, produced, topic=sink) >= 20
+        by_task = [_metric(app, produced, task=t, topic=sink) for t in ("1_0", "1_1")]
+        assert sum(by_task) == _metric(app, produced, topic=sink)  # the count's tasks
         assert _metric(app, "kstreamlite_process_latency_seconds_count") >= 1
         assert 0 < _metric(app, "kstreamlite_process_latency_seconds_sum") < 10
         assert _metric(app, "kstreamlite_commit_latency_seconds_count") >= 1
