@@ -65,7 +65,7 @@ def _run_config(args: argparse.Namespace) -> Any:
     """Settings from, lowest first: KSTREAMLITE_* environment, --config file, flags."""
     import orjson
 
-    from .config import StreamsConfig
+    from .config import StreamsConfig, environment_value
 
     settings: dict[str, Any] = {}
     if args.config:
@@ -96,22 +96,14 @@ def _run_config(args: argparse.Namespace) -> Any:
         settings["flush_windows_at_end"] = False
     if getattr(args, "no_status", False):
         settings["metrics_port"] = None
-    elif "metrics_port" not in settings and "metrics_port" not in _env_fields():
+    elif "metrics_port" not in settings and environment_value("metrics_port") is None:
         settings["metrics_port"] = 0  # the status page on a free port, printed at start
-        if "metrics_host" not in settings and "metrics_host" not in _env_fields():
+        if "metrics_host" not in settings and environment_value("metrics_host") is None:
             settings["metrics_host"] = "127.0.0.1"  # not on the network unless asked
     try:
         return StreamsConfig(**settings)
     except ValueError as exc:  # pydantic's ValidationError names each field
         raise KStreamliteError(f"invalid configuration: {exc}") from exc
-
-
-def _env_fields() -> set[str]:
-    import os
-
-    return {
-        k.removeprefix("KSTREAMLITE_").lower() for k in os.environ if k.startswith("KSTREAMLITE_")
-    }
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

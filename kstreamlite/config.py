@@ -68,7 +68,7 @@ class StreamsConfig(BaseModel):
         for name, field in cls.model_fields.items():
             if name in merged:
                 continue
-            raw = os.environ.get(ENV_PREFIX + name.upper())
+            raw = environment_value(name)
             if raw is None:
                 continue
             merged[name] = _parse_env(name, raw, field.annotation)
@@ -100,6 +100,11 @@ class StreamsConfig(BaseModel):
                 "'host:9092') or set KSTREAMLITE_BOOTSTRAP_SERVERS"
             )
         return self.bootstrap_servers
+
+
+def environment_value(field: str) -> str | None:
+    """The ``KSTREAMLITE_<FIELD>`` setting of a StreamsConfig field, if there is one."""
+    return os.environ.get(ENV_PREFIX + field.upper())
 
 
 def _parse_env(name: str, raw: str, annotation: Any) -> Any:

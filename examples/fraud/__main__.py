@@ -88,9 +88,7 @@ def show_new(reader: AlertReader, printer: AlertPrinter) -> None:
         printer.show(alert)
 
 
-def run(
-    bootstrap: str, *, duration: float, rate: float, accounts: int, seed: int, local: bool = False
-) -> int:
+def run(bootstrap: str, *, duration: float, rate: float, accounts: int, seed: int) -> int:
     created = create_topics(bootstrap, [SOURCE, SINK], PARTITIONS)
     print(f"topics: {len(created)} created, {2 - len(created)} already there")
     # A fresh local broker holds nothing from earlier runs; a broker of your own may.
@@ -192,7 +190,6 @@ def main(argv: list[str] | None = None) -> int:
             rate=args.rate,
             accounts=args.accounts,
             seed=args.seed,
-            local=not args.bootstrap,
         )
 
 

@@ -26,10 +26,10 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from ..errors import KStreamliteError
+from ..runtime.uncaught import SIGNAL_SUFFIX
 from .topics import partition_counts
 
 INTERNAL_SUFFIXES = ("-changelog", "-repartition")
-SIGNAL_SUFFIX = "-shutdown-signal"
 
 
 @dataclass
@@ -93,7 +93,7 @@ class ApplicationReset:
             name
             for name in topics
             if name.startswith(f"{app}-")
-            and (name.endswith(INTERNAL_SUFFIXES) or name == f"{app}{SIGNAL_SUFFIX}")
+            and (name.endswith(INTERNAL_SUFFIXES) or name == f"{app}-{SIGNAL_SUFFIX}")
         )
         inputs = {tp.topic for tp in self._committed() if tp.topic not in internal}
         inputs.update(input_topics or [])

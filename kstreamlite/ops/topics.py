@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from ..errors import BrokerUnavailableError
+from ..runtime.internal_topics import partition_counts as broker_partition_counts
 from ..topology import Topology
 
 
@@ -36,15 +35,13 @@ def application_topics(topology: Topology, application_id: str) -> list[tuple[st
 
 
 def partition_counts(bootstrap_servers: str, timeout_s: float = 15.0) -> dict[str, int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    try:
-        metadata = admin.list_topics(timeout=timeout_s)
-    except KafkaException as exc:
-        raise BrokerUnavailableError(
-            f"no Kafka broker answered at {bootstrap_servers!r} within {timeout_s:.0f} s; check "
-            "--bootstrap-servers (or KSTREAMLITE_BOOTSTRAP_SERVERS)"
-        ) from exc
-    return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+    """The broker's topics for the command-line tools, whose address is a flag."""
+    return broker_partition_counts(
+        AdminClient({"bootstrap.servers": bootstrap_servers}),
+        bootstrap_servers,
+        timeout_s,
+        setting="--bootstrap-servers (or KSTREAMLITE_BOOTSTRAP_SERVERS)",
+    )
 
 
 def topics_table(topology: Topology, application_id: str, counts: dict[str, int] | None) -> str:

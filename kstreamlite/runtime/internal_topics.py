@@ -16,6 +16,29 @@ from ..topology import SinkDef, SourceDef, Topology
 log = logging.getLogger("kstreamlite.topics")
 
 
+def partition_counts(
+    admin: AdminClient,
+    bootstrap: str,
+    timeout_s: float,
+    setting: str = "bootstrap_servers (or KSTREAMLITE_BOOTSTRAP_SERVERS)",
+) -> dict[str, int]:
+    """Every topic on the broker with its partition count; an unreachable broker raises
+    BrokerUnavailableError naming ``setting``, where the address came from."""
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(
+            f"no Kafka broker answered at {bootstrap!r} within {timeout_s:.0f} s "
+            f"({exc.args[0] if exc.args else exc}); check {setting} and that the broker "
+            "is running"
+        ) from exc
+    return {
+        name: len(t.partitions)
+        for name, t in metadata.topics.items()
+        if t.error is None or t.error.code() == KafkaError.NO_ERROR
+    }
+
+
 class TopicManager:
     def __init__(
         self,
@@ -36,19 +59,7 @@ class TopicManager:
 
     def partition_counts(self) -> dict[str, int]:
         """Every topic on the broker with its partition count; fails clearly if unreachable."""
-        try:
-            metadata = self._admin.list_topics(timeout=self._timeout)
-        except KafkaException as exc:
-            raise BrokerUnavailableError(
-                f"no Kafka broker answered at {self._bootstrap!r} within {self._timeout:.0f} s "
-                f"({exc.args[0] if exc.args else exc}); check bootstrap_servers "
-                "(or KSTREAMLITE_BOOTSTRAP_SERVERS) and that the broker is running"
-            ) from exc
-        return {
-            name: len(t.partitions)
-            for name, t in metadata.topics.items()
-            if t.error is None or t.error.code() == KafkaError.NO_ERROR
-        }
+        return partition_counts(self._admin, self._bootstrap, self._timeout)
 
     def prepare(self, topology: Topology) -> dict[str, int]:
         """Validate sources, create repartition topics; return partition count per topic read."""
