@@ -84,6 +84,16 @@ class KafkaHelper:
         assert producer.flush(30) == 0
         return count
 
+    def produce_each(self, topic: str, records: Iterable[tuple[str, bytes, int | None]]) -> None:
+        """Send ``(key, value, timestamp or None)`` records one batch each. A bounded run
+        reads to the end offset, which on Tansu is the last batch's base offset + 1
+        (BROKER-NOTES.md): batches of one keep every record inside it."""
+        producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 0})
+        for key, value, timestamp in records:
+            kwargs = {} if timestamp is None else {"timestamp": timestamp}
+            producer.produce(topic, value, key.encode(), **kwargs)
+            assert producer.flush(10) == 0
+
     def read(
         self,
         topic: str,

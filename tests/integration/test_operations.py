@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Producer
 
 from kstreamlite import (
     KafkaStreams,
@@ -116,14 +115,15 @@ def test_cli_topics_describe_and_reset_then_rerun_reprocesses(
     kafka: KafkaHelper, bootstrap_servers: str, unique: str, tmp_path, monkeypatch, capsys
 ) -> None:
     source, sink = f"ops-r-in-{unique}", f"ops-r-out-{unique}"
-    kafka.create_topics([source, sink], partitions=2)
+    rerun_sink = f"ops-r-out2-{unique}"
+    kafka.create_topics([source, sink, rerun_sink], partitions=2)
     monkeypatch.setenv("OPS_TEST_INPUT", source)
     monkeypatch.setenv("OPS_TEST_OUTPUT", sink)
     app_id = f"ops-reset-{unique}"
     flags = ["--application-id", app_id, "--bootstrap-servers", bootstrap_servers]
     flags += ["--state-dir", str(tmp_path)]
     factory = "tests.integration.ops_app:build"
-    _produce_one_per_batch(bootstrap_servers, source, [(f"k{i % 5}", i) for i in range(50)])
+    kafka.produce_each(source, [(f"k{i % 5}", orjson.dumps({"n": i}), None) for i in range(50)])
 
     assert cli(["describe", factory]) == 0
     assert "Source:" in capsys.readouterr().out
@@ -157,14 +157,12 @@ def test_cli_topics_describe_and_reset_then_rerun_reprocesses(
     assert not (tmp_path / app_id).exists()
     assert kafka.committed(app_id, source) == {0: 0, 1: 0}
 
-    # A rerun counts from zero again: without the reset it would continue to 20 per key
-    # (state restored from the changelog) or read nothing (offsets at the end).
+    # A rerun, into a sink of its own, counts from zero again: without the reset it would
+    # continue to 20 per key (state restored from the changelog) or write nothing (offsets
+    # at the end).
+    monkeypatch.setenv("OPS_TEST_OUTPUT", rerun_sink)
     assert cli(["run", factory, *flags, "--bounded", "--no-status"]) == 0
-    records = kafka.read(sink, 10, settle=1.0)
-    finals: dict[str, int] = {}
-    for msg in records:
-        finals[key_str(msg)] = max(finals.get(key_str(msg), 0), _count(msg))
-    assert finals == {f"k{i}": 10 for i in range(5)}
+    assert _final_counts(kafka, rerun_sink, 10) == {f"k{i}": 10 for i in range(5)}
 
 
 def test_cli_reset_to_datetime_skips_older_input(
@@ -177,27 +175,17 @@ def test_cli_reset_to_datetime_skips_older_input(
     app_id = f"ops-time-{unique}"
     flags = ["--application-id", app_id, "--bootstrap-servers", bootstrap_servers]
     flags += ["--state-dir", str(tmp_path)]
-    producer = Producer({"bootstrap.servers": bootstrap_servers})
     old, new = 1_700_000_000_000, 1_700_000_600_000  # ten minutes apart
-    for i in range(10):
-        ts = old + i if i < 6 else new + i
-        producer.produce(source, orjson.dumps({"n": i}), b"k", timestamp=ts)
-        assert producer.flush(10) == 0
+    kafka.produce_each(
+        source,
+        [("k", orjson.dumps({"n": i}), old + i if i < 6 else new + i) for i in range(10)],
+    )
     factory = "tests.integration.ops_app:build"
     assert cli(["run", factory, *flags, "--bounded", "--no-status"]) == 0
     assert cli(["reset", *flags, "--to-datetime", "2023-11-14T22:20:00Z"]) == 0
     out = capsys.readouterr().out
     assert f"{source}-0 -> offset 6" in out, out
     assert kafka.committed(app_id, source) == {0: 6}
-
-
-def _produce_one_per_batch(bootstrap: str, topic: str, records: list[tuple[str, int]]) -> None:
-    """A bounded run reads to the end offset; on Tansu that is the last batch's base offset
-    + 1 (BROKER-NOTES.md), so a batch of one record each keeps every record readable."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
-    for key, n in records:
-        producer.produce(topic, orjson.dumps({"n": n}), key.encode())
-        assert producer.flush(10) == 0
 
 
 def _count(msg: Any) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from confluent_kafka import Producer
 
 from kstreamlite.cli import main as cli
 
@@ -46,13 +45,13 @@ def test_sql_run_executes_the_scripts_queries_on_the_broker(
         ("s2", 39.0, START + 50_000),
         ("s1", 22.0, START + 61_000),  # the next minute
     ]
-    # One record per batch: a bounded run reads to the end offset, which on Tansu is the
-    # last batch's base offset + 1 (BROKER-NOTES.md).
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 0})
-    for sensor, temperature, ts in readings:
-        value = {"sensor_id": sensor, "temperature": temperature, "ts": ts}
-        producer.produce(source, orjson.dumps(value), sensor.encode())
-        assert producer.flush(10) == 0
+    kafka.produce_each(
+        source,
+        [
+            (sensor, orjson.dumps({"sensor_id": sensor, "temperature": celsius, "ts": ts}), None)
+            for sensor, celsius, ts in readings
+        ],
+    )
 
     argv = ["sql", "run", str(script), "--application-id", f"sql-{unique}"]
     argv += ["--bootstrap-servers", bootstrap_servers, "--state-dir", str(tmp_path / "state")]
