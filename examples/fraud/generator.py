@@ -26,8 +26,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
 from confluent_kafka import Producer
+
+from .. import _kafka
 
 Transaction = dict[str, Any]
 
@@ -126,40 +127,19 @@ def generate(n: int, **kwargs: Any) -> list[Transaction]:
 
 
 def producer(bootstrap_servers: str) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "partitioner": "murmur2_random",  # where the Java client would put each key
-            "enable.idempotence": True,  # retries never reorder one account's records
-            "linger.ms": 5,
-        }
-    )
+    # Idempotence: retries never reorder one account's records.
+    return _kafka.producer(bootstrap_servers, **{"enable.idempotence": True})
 
 
 def send(producer: Producer, topic: str, tx: Transaction) -> None:
-    while True:
-        try:
-            producer.produce(topic, orjson.dumps(tx), tx["account_id"].encode())
-            return
-        except BufferError:  # the local queue is full: let deliveries drain it
-            producer.poll(0.1)
+    _kafka.send(producer, topic, tx, "account_id")
 
 
 def produce(
     bootstrap_servers: str, topic: str, rows: Iterable[Transaction], timeout: float = 30
 ) -> int:
     """Send ``rows`` keyed by account id, in order; return once the broker has them all."""
-    p = producer(bootstrap_servers)
-    count = 0
-    for tx in rows:
-        send(p, topic, tx)
-        count += 1
-        if count % 10_000 == 0:
-            p.poll(0)
-    left = p.flush(timeout)
-    if left:
-        raise TimeoutError(f"{left} records not delivered within {timeout:.0f} s")
-    return count
+    return _kafka.produce(producer(bootstrap_servers), topic, rows, "account_id", timeout=timeout)
 
 
 def produce_paced(

@@ -22,8 +22,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
 from confluent_kafka import Producer
+
+from .. import _kafka
 
 Update = dict[str, Any]
 
@@ -74,41 +75,22 @@ def generate(
 
 
 def producer(bootstrap_servers: str) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "partitioner": "murmur2_random",  # where the Java client would put each key
-            "enable.idempotence": True,  # retries never reorder a symbol's updates
-            "linger.ms": 5,
-        }
-    )
+    # Idempotence: retries never reorder a symbol's updates.
+    return _kafka.producer(bootstrap_servers, **{"enable.idempotence": True})
 
 
 def send(p: Producer, topic: str, update: Update) -> None:
     """Queue one update keyed by its symbol (waiting while the local queue is full)."""
-    while True:
-        try:
-            p.produce(topic, orjson.dumps(update), update["symbol"].encode())
-            return
-        except BufferError:
-            p.poll(0.1)
+    _kafka.send(p, topic, update, "symbol")
 
 
 def produce(
     bootstrap_servers: str, updates: Iterable[Update], topic: str, timeout: float = 30
 ) -> int:
     """Send ``updates`` as fast as possible; return once the broker has them all."""
-    p = producer(bootstrap_servers)
-    count = 0
-    for update in updates:
-        send(p, topic, update)
-        count += 1
-        if count % 10_000 == 0:
-            p.poll(0)
-    left = p.flush(timeout)
-    if left:
-        raise TimeoutError(f"{left} updates not delivered within {timeout:.0f} s")
-    return count
+    return _kafka.produce(
+        producer(bootstrap_servers), topic, updates, "symbol", what="updates", timeout=timeout
+    )
 
 
 def live(rate: float, *, seed: int = 42, jump_probability: float = 0.02) -> Iterator[Update]:

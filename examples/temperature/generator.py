@@ -27,8 +27,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from confluent_kafka import Producer
+
+from .. import _kafka
 
 Reading = dict[str, Any]  # {"sensor_id": str, "temperature": float, "timestamp": int}
 
@@ -167,39 +168,18 @@ def generate(
 # ---- to Kafka --------------------------------------------------------------------------
 
 
-def producer(bootstrap_servers: str, **settings: Any) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "partitioner": "murmur2_random",  # where the Java client would put each key
-            "linger.ms": 5,
-            **settings,
-        }
-    )
+producer = _kafka.producer
 
 
 def send(producer: Producer, topic: str, reading: Reading) -> None:
     """Queue one reading, keyed by its sensor id (waits while the local queue is full)."""
-    while True:
-        try:
-            producer.produce(topic, orjson.dumps(reading), reading["sensor_id"].encode())
-            return
-        except BufferError:  # let deliveries drain the queue
-            producer.poll(0.1)
+    _kafka.send(producer, topic, reading, "sensor_id")
 
 
 def produce(
     bootstrap_servers: str, topic: str, rows: Iterable[Reading], timeout: float = 30
 ) -> int:
     """Send ``rows`` in order; return once the broker has them all."""
-    p = producer(bootstrap_servers)
-    count = 0
-    for reading in rows:
-        send(p, topic, reading)
-        count += 1
-        if count % 10_000 == 0:
-            p.poll(0)
-    left = p.flush(timeout)
-    if left:
-        raise TimeoutError(f"{left} readings not delivered within {timeout:.0f} s")
-    return count
+    return _kafka.produce(
+        producer(bootstrap_servers), topic, rows, "sensor_id", what="readings", timeout=timeout
+    )
